@@ -1,0 +1,246 @@
+"""Settings: a TOML file in the user's config dir, then VERKSTAD_* variables, then CLI options.
+
+Top-level keys map to ``VERKSTAD_<KEY>`` (``VERKSTAD_DATABASE_URL``); keys in a
+table map to ``VERKSTAD_<TABLE>__<KEY>`` (``VERKSTAD_SMTP__HOST``). Secrets are
+``SecretStr`` and are masked wherever settings are shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from verkstad.errors import ConfigError
+from verkstad.i18n import LANGUAGES, _
+
+APP_NAME = "verkstad"
+ENV_PREFIX = "VERKSTAD_"
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("VERKSTAD_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("VERKSTAD_DATA_DIR") or platformdirs.user_data_dir(APP_NAME))
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("VERKSTAD_CONFIG") or config_dir() / "config.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VippsSettings(_Section):
+    base_url: str = ""
+    client_id: str = "sandbox-client"
+    client_secret: SecretStr = SecretStr("sandbox-secret")
+    subscription_key: SecretStr = SecretStr("sandbox-subscription-key")
+    merchant_serial_number: str = "123456"
+    webhook_secret: SecretStr = SecretStr("sandbox-webhook-secret")
+
+
+class SwishSettings(_Section):
+    base_url: str = ""
+    payee_alias: str = "1231181189"
+    callback_url: str = "https://127.0.0.1/swish/callback"
+    cert_file: str = ""
+    key_file: str = ""
+    ca_file: str = ""
+
+
+class StripeSettings(_Section):
+    base_url: str = ""
+    api_key: SecretStr = SecretStr("sk_test_sandbox")
+    webhook_secret: SecretStr = SecretStr("whsec_sandbox")
+
+
+class ResursSettings(_Section):
+    base_url: str = ""
+    client_id: str = "sandbox-client"
+    client_secret: SecretStr = SecretStr("sandbox-secret")
+    store_id: str = "sandbox-store"
+
+
+class SmsSettings(_Section):
+    base_url: str = ""
+    username: str = "verkstad"
+    password: SecretStr = SecretStr("sandbox-sms-password")
+    sender: str = "Verkstad"
+
+
+class SmtpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, ge=1, le=65535)
+    security: str = "none"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    sender: str = "verkstad@example.se"
+
+    @field_validator("security")
+    @classmethod
+    def _security(cls, v: str) -> str:
+        if v not in ("none", "starttls", "ssl"):
+            raise ValueError(_("must be one of: none, starttls, ssl"))
+        return v
+
+
+class Settings(_Section):
+    database_url: str = ""
+    user: str = ""
+    lang: str = "sv"
+    timezone: str = "Europe/Stockholm"
+    sandbox_url: str = "http://127.0.0.1:8765"
+    http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    poll_interval_seconds: int = Field(default=5, ge=1, le=3600)
+    vipps: VippsSettings = Field(default_factory=VippsSettings)
+    swish: SwishSettings = Field(default_factory=SwishSettings)
+    stripe: StripeSettings = Field(default_factory=StripeSettings)
+    resurs: ResursSettings = Field(default_factory=ResursSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        if v not in LANGUAGES:
+            raise ValueError(_("must be one of: {choices}").format(choices=", ".join(LANGUAGES)))
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from verkstad.clock import valid_timezone
+
+        if not valid_timezone(v):
+            raise ValueError(_("unknown time zone"))
+        return v
+
+    def provider_url(self, name: str) -> str:
+        """The base URL of a provider: its own setting, else the sandbox's."""
+        own = getattr(self, name).base_url
+        return (own or self.sandbox_url).rstrip("/")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{data_dir() / 'verkstad.db'}"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, every secret replaced by ********."""
+
+        def mask(value: Any) -> Any:
+            if isinstance(value, SecretStr):
+                return "********" if value.get_secret_value() else ""
+            if isinstance(value, BaseModel):
+                return {k: mask(getattr(value, k)) for k in type(value).model_fields}
+            return value
+
+        data = mask(self)
+        data["database_url"] = _mask_url_password(self.resolved_database_url())
+        return data
+
+
+def _mask_url_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1********@", url)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    sections = {
+        name for name, f in Settings.model_fields.items() if isinstance(f.default_factory, type)
+    }
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if "__" in name:
+            section, sub = name.split("__", 1)
+            if section in sections:
+                out.setdefault(section, {})[sub] = value
+        elif name in Settings.model_fields and name not in sections:
+            out[name] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = _merge(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
+
+
+def _line_of(text: str, key_path: tuple[str, ...]) -> int | None:
+    """The line in the TOML text that sets the last key of ``key_path`` (best effort)."""
+    table = key_path[0] if len(key_path) > 1 else None
+    key = key_path[-1]
+    in_table = table is None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        header = re.match(r"^\[([^\]]+)\]", stripped)
+        if header:
+            in_table = header.group(1).strip() == table
+            continue
+        if in_table and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+    return None
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: dict[str, str] | None = None,
+    cli: dict[str, Any] | None = None,
+) -> Settings:
+    """File, then environment, then CLI options (only those the user gave)."""
+    path = path or config_file()
+    environ = dict(os.environ) if environ is None else environ
+    file_data: dict[str, Any] = {}
+    text = ""
+    if path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+            file_data = tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                _("Configuration file {path}: {error}").format(path=path, error=e)
+            ) from None
+    try:
+        Settings.model_validate(file_data)
+    except PydanticValidationError as e:
+        raise ConfigError(_describe(e, path, text, "file")) from None
+    merged = _merge(file_data, _env_overrides(environ))
+    try:
+        Settings.model_validate(merged)
+    except PydanticValidationError as e:
+        raise ConfigError(_describe(e, path, text, "env")) from None
+    return Settings.model_validate(_merge(merged, {k: v for k, v in (cli or {}).items() if v}))
+
+
+def _describe(error: PydanticValidationError, path: Path, text: str, source: str) -> str:
+    first = error.errors()[0]
+    keys = tuple(str(p) for p in first["loc"])
+    dotted = ".".join(keys)
+    reason = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        reason = _("unknown setting")
+    if source == "file":
+        line = _line_of(text, keys)
+        where = f"{path}, " + (_("line {n}").format(n=line) + ", " if line else "")
+        return _("Configuration file {where}key '{key}': {reason}").format(
+            where=where, key=dotted, reason=reason
+        )
+    return _("Setting {name}: {reason}").format(
+        name=ENV_PREFIX + "__".join(k.upper() for k in keys), reason=reason
+    )

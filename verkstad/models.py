@@ -1,0 +1,8 @@
+"""Every table, imported in one place for Alembic and tests."""
+
+from verkstad.audit import AuditEvent
+from verkstad.orders.models import Company, Customer, Order, OrderLine, Vehicle
+from verkstad.series import Series
+from verkstad.users import User
+
+__all__ = ["AuditEvent", "Company", "Customer", "Order", "OrderLine", "Series", "User", "Vehicle"]

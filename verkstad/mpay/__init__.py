@@ -1,0 +1,1 @@
+"""Mobile payment requests: providers, persistence, idempotency, recovery (no Textual here)."""

@@ -1,0 +1,1 @@
+"""Workshop orders, their lines, customers and vehicles (no Textual here)."""

@@ -1,0 +1,135 @@
+"""Users, roles and the acting user every service call carries."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel, select
+
+from verkstad.audit import record
+from verkstad.clock import now
+from verkstad.db import Database, UTCDateTime
+from verkstad.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from verkstad.i18n import N_, _
+
+
+class Role(StrEnum):
+    STAFF = "STAFF"
+    PAYMENT_MANAGER = "PAYMENT_MANAGER"
+    ADMIN = "ADMIN"
+
+
+ROLE_LABELS = {
+    Role.STAFF: N_("Staff"),
+    Role.PAYMENT_MANAGER: N_("Payment manager"),
+    Role.ADMIN: N_("Administrator"),
+}
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True)
+    full_name: str = Field(default="", max_length=100)
+    role: str = Field(default=Role.STAFF, max_length=20)
+    active: bool = True
+    preferences: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=now)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: passed to every service call and written into the audit log."""
+
+    name: str
+    role: Role
+
+    def require(self, *roles: Role) -> None:
+        if self.role not in roles:
+            raise PermissionDenied(
+                _("{user} ({role}) may not do this; it needs the role {needed}.").format(
+                    user=self.name,
+                    role=_(ROLE_LABELS[self.role]),
+                    needed=" / ".join(_(ROLE_LABELS[r]) for r in roles),
+                )
+            )
+
+
+SYSTEM = Actor("system", Role.ADMIN)
+_NAME = re.compile(r"^[a-z0-9._-]{2,40}$")
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text.strip().upper())
+    except ValueError:
+        raise ValidationError(
+            _("Role"), _("must be one of: {choices}").format(choices=", ".join(Role))
+        ) from None
+
+
+def add_user(db: Database, actor: Actor, name: str, role: Role, full_name: str = "") -> Actor:
+    actor.require(Role.ADMIN)
+    name = name.strip().lower()
+    if not _NAME.match(name):
+        raise ValidationError(
+            _("User name"), _("2–40 characters: lower-case letters, digits, '.', '_' or '-'")
+        )
+    with db.session() as s:
+        if s.exec(select(User).where(User.name == name)).first():
+            raise ConflictError(_("The user {name} already exists.").format(name=name))
+        s.add(User(name=name, role=role, full_name=full_name.strip()[:100]))
+        record(s, actor, "user", name, "create", None, {"role": role})
+    return Actor(name, role)
+
+
+def list_users(db: Database) -> list[dict[str, Any]]:
+    with db.read() as s:
+        users = s.exec(select(User).order_by(User.name)).all()
+        return [
+            {"name": u.name, "full_name": u.full_name, "role": u.role, "active": u.active}
+            for u in users
+        ]
+
+
+def resolve_actor(db: Database, requested: str | None) -> Actor:
+    """``--user`` / VERKSTAD_USER if given (it must exist), else the OS login, else admin."""
+    with db.read() as s:
+
+        def find(name: str) -> User | None:
+            return s.exec(select(User).where(User.name == name, User.active)).first()
+
+        if requested:
+            user = find(requested.strip().lower())
+            if not user:
+                raise NotFoundError(_("There is no user called {name}.").format(name=requested))
+            return Actor(user.name, Role(user.role))
+        try:
+            login = getpass.getuser().lower()
+        except (KeyError, OSError):
+            login = ""
+        user = (find(login) if login else None) or find("admin")
+        if not user:
+            raise NotFoundError(_("There is no user called {name}.").format(name="admin"))
+        return Actor(user.name, Role(user.role))
+
+
+def get_preferences(db: Database, actor: Actor) -> dict[str, Any]:
+    with db.read() as s:
+        user = s.exec(select(User).where(User.name == actor.name)).first()
+        return json.loads(user.preferences) if user else {}
+
+
+def set_preference(db: Database, actor: Actor, key: str, value: Any) -> None:
+    with db.session() as s:
+        user = s.exec(select(User).where(User.name == actor.name)).one()
+        prefs = json.loads(user.preferences)
+        prefs[key] = value
+        user.preferences = json.dumps(prefs, ensure_ascii=False)
