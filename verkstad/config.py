@@ -98,7 +98,6 @@ class Settings(_Section):
     database_url: str = ""
     user: str = ""
     lang: str = "sv"
-    timezone: str = "Europe/Stockholm"
     sandbox_url: str = "http://127.0.0.1:8765"
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     poll_interval_seconds: int = Field(default=5, ge=1, le=3600)
@@ -114,15 +113,6 @@ class Settings(_Section):
     def _lang(cls, v: str) -> str:
         if v not in LANGUAGES:
             raise ValueError(_("must be one of: {choices}").format(choices=", ".join(LANGUAGES)))
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        from verkstad.clock import valid_timezone
-
-        if not valid_timezone(v):
-            raise ValueError(_("unknown time zone"))
         return v
 
     def provider_url(self, name: str) -> str:

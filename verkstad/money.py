@@ -11,7 +11,12 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from babel.numbers import format_currency, get_decimal_symbol, get_group_symbol
+from babel.numbers import (
+    format_currency,
+    get_currency_symbol,
+    get_decimal_symbol,
+    get_group_symbol,
+)
 
 from verkstad.errors import ValidationError
 from verkstad.i18n import _, babel_locale
@@ -22,8 +27,18 @@ MAX_MINOR = 10_000_000_00
 
 _SPACES = "\u0020\u00a0\u202f\u2009"
 _MINUS = "-\u2212"
-# Currency words users type or Babel writes, before or after the number.
-_CURRENCY_TOKENS = re.compile(r"^(kr\.?|sek|nok|eur|dkk|€)|(kr\.?|sek|nok|eur|dkk|€|:-|,-)$", re.I)
+
+
+def _currency_tokens() -> re.Pattern[str]:
+    """Currency words users type or Babel writes ("kr", "Nkr", "SEK", "€"), before or after."""
+    symbols = {"kr", "kr.", ":-", ",-"} | {c.lower() for c in CURRENCIES}
+    for lang in ("sv", "nb", "en", "fr"):
+        symbols |= {get_currency_symbol(c, babel_locale(lang)).lower() for c in CURRENCIES}
+    words = "|".join(re.escape(w) for w in sorted(symbols, key=len, reverse=True))
+    return re.compile(rf"^({words})|({words})$", re.I)
+
+
+_CURRENCY_TOKENS = _currency_tokens()
 
 
 @dataclass(frozen=True, slots=True)

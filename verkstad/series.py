@@ -7,12 +7,8 @@ the number back, so a committed series never has a gap.
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlmodel import Field, Session, SQLModel
-
-# The first number of each series (rows inserted by the initial migration).
-
-STARTS = {"order": 1001, "customer": 10001, "invoice": 1}
 
 
 class Series(SQLModel, table=True):
@@ -21,21 +17,16 @@ class Series(SQLModel, table=True):
     next_value: int
 
 
-def take_number(session: Session, name: str) -> int:
-    row = session.execute(
-        text("UPDATE series SET next_value = next_value + 1 WHERE name = :n RETURNING next_value"),
-        {"n": name},
+def take_number(conn: Session | Connection, name: str) -> int:
+    return reserve_block(conn, name, 1)
+
+
+def reserve_block(conn: Session | Connection, name: str, count: int) -> int:
+    """Take ``count`` consecutive numbers (0 peeks at the next one); returns the first."""
+    row = conn.execute(
+        text("UPDATE series SET next_value = next_value + :k WHERE name = :n RETURNING next_value"),
+        {"k": count, "n": name},
     ).first()
     if row is None:  # the migrations create every series; a missing one is a bug
         raise LookupError(f"number series {name!r} does not exist")
-    return int(row[0]) - 1
-
-
-def reserve_block(session: Session, name: str, count: int) -> int:
-    """Take ``count`` consecutive numbers at once (bulk seeding); returns the first."""
-    first = take_number(session, name)
-    session.execute(
-        text("UPDATE series SET next_value = next_value + :k WHERE name = :n"),
-        {"k": count - 1, "n": name},
-    )
-    return first
+    return int(row[0]) - count

@@ -1,0 +1,144 @@
+"""What every CLI command shares: the context (settings, database, acting user) and output."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import typer
+
+from verkstad.config import Settings, load_settings
+from verkstad.db import Database
+from verkstad.errors import ValidationError
+from verkstad.i18n import _
+from verkstad.users import Actor
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FORMAT_HELP = "table | csv | json"
+
+
+@dataclass
+class Context:
+    """Built once per invocation from the global options; the database opens on first use."""
+
+    cli_options: dict[str, Any]
+    _settings: Settings | None = None
+    _db: Database | None = None
+    _actor: Actor | None = None
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(cli=self.cli_options)
+        return self._settings
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            from verkstad.clock import set_timezone
+            from verkstad.orders.service import get_company
+
+            self._db = Database(self.settings.resolved_database_url())
+            self.cleanups.append(self._db.dispose)
+            self._db.upgrade()
+            set_timezone(get_company(self._db).timezone)
+        return self._db
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            from verkstad.users import resolve_actor
+
+            self._actor = resolve_actor(self.db, self.settings.user or None)
+        return self._actor
+
+
+def ctx_of(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+def parse_date(text: str | None, field: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(field, _("must be a date written YYYY-MM-DD")) from None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def emit(
+    fmt: OutputFormat,
+    columns: Sequence[tuple[str, str]],
+    rows: Iterable[dict[str, Any]],
+    display: Callable[[str, Any], str] | None = None,
+    title: str | None = None,
+) -> None:
+    """Print rows as a table (translated headers, display formatting), CSV or JSON (raw values).
+
+    ``columns`` are (key, translated header); JSON and CSV use the keys and raw
+    values (minor units, ISO 8601 UTC) so scripts get stable data.
+    """
+    if fmt is OutputFormat.json:
+        json.dump(
+            [{k: _plain(v) for k, v in r.items()} for r in rows],
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+        return
+    if fmt is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([k for k, _h in columns])
+        for r in rows:
+            writer.writerow(["" if r.get(k) is None else _plain(r.get(k)) for k, _h in columns])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for _key, header in columns:
+        table.add_column(header)
+    for r in rows:
+        table.add_row(*(display(k, r.get(k)) if display else _text(r.get(k)) for k, _h in columns))
+    Console().print(table)
+
+
+def emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=_plain)
+    sys.stdout.write("\n")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)
+
+
+def info(message: str) -> None:
+    typer.echo(message)
