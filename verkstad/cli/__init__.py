@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from verkstad.errors import DomainError
@@ -85,15 +84,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     except DomainError as e:
         typer.echo(_("Error: {message}").format(message=e), err=True)
         return 1
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
-    except click.ClickException as e:
-        typer.echo(_("Error: {message}").format(message=e.format_message()), err=True)
-        return e.exit_code
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         return 130
-    except KeyboardInterrupt:
-        return 130
+    except typer.TyperException as e:  # usage errors: unknown option, bad value
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        typer.echo(_("Error: {message}").format(message=message), err=True)
+        return int(getattr(e, "exit_code", 2))
     return 0
 
 

@@ -55,6 +55,8 @@ class Context:
             self.cleanups.append(self._db.dispose)
             self._db.upgrade()
             set_timezone(get_company(self._db).timezone)
+            if self.settings.user:
+                self.actor  # noqa: B018 - an unknown --user is an error even for reads
         return self._db
 
     @property

@@ -1,0 +1,21 @@
+"""The core imports without Textual (DESIGN.md): checked in a fresh interpreter."""
+
+import subprocess
+import sys
+
+CORE = [
+    "verkstad.orders.service",
+    "verkstad.orders.queries",
+    "verkstad.mpay",
+    "verkstad.ledger",
+    "verkstad.invoices",
+    "verkstad.cli",
+]
+
+
+def test_core_does_not_import_textual():
+    code = (
+        "import sys\n" + "".join(f"import {m}\n" for m in CORE) + "print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
