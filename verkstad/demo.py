@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
+from sqlmodel import col
 
 from verkstad.audit import AuditEvent
 from verkstad.clock import now
@@ -223,7 +224,9 @@ def seed(
             first_customer = reserve_block(conn, "customer", n_customers)
             customers = list(_customers(rng, n_customers, first_customer))
             conn.execute(insert(Customer), customers)
-            ids = dict(conn.execute(select(Customer.number, Customer.id)).all())
+            ids: dict[int, int] = dict(
+                conn.execute(select(col(Customer.number), col(Customer.id))).all()  # type: ignore[arg-type]
+            )
             vehicles = []
             for i, c in enumerate(customers):
                 make, models = rng.choice(MAKES)
@@ -242,14 +245,14 @@ def seed(
                 v["customer_id"]: vid
                 for v, vid in zip(
                     vehicles,
-                    conn.execute(select(Vehicle.id).order_by(Vehicle.id)).scalars(),
+                    conn.execute(select(col(Vehicle.id)).order_by(col(Vehicle.id))).scalars(),
                     strict=True,
                 )
             }
             report("customers", n_customers, n_customers)
 
             first_order = reserve_block(conn, "order", orders)
-            next_id = (conn.execute(select(func.max(Order.id))).scalar_one() or 0) + 1
+            next_id = (conn.execute(select(func.max(col(Order.id)))).scalar_one() or 0) + 1
             customer_ids = list(ids.values())
             span = timedelta(days=730).total_seconds()
             created_times = sorted(
@@ -355,7 +358,7 @@ def _company_and_users(conn: Connection) -> None:
             bankgiro="5050-1055",
         )
     )
-    existing = set(conn.execute(select(User.name)).scalars())
+    existing = set(conn.execute(select(col(User.name))).scalars())
     for name, full, role in (
         ("anna", "Anna Verkstad", "STAFF"),
         ("bengt", "Bengt Ekonomi", "PAYMENT_MANAGER"),

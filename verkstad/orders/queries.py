@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, or_, select, tuple_
 
 from verkstad.db import Database
 from verkstad.errors import ValidationError
@@ -22,9 +22,10 @@ from verkstad.i18n import N_, _
 from verkstad.orders.models import Customer, Order, Vehicle
 from verkstad.orders.status import OrderStatus, PaymentMethod
 
-o = Order.__table__.c  # type: ignore[attr-defined]
-cu = Customer.__table__.c  # type: ignore[attr-defined]
-ve = Vehicle.__table__.c  # type: ignore[attr-defined]
+ORDERS: Table = Order.__table__  # type: ignore[attr-defined]
+CUSTOMERS: Table = Customer.__table__  # type: ignore[attr-defined]
+VEHICLES: Table = Vehicle.__table__  # type: ignore[attr-defined]
+o, cu, ve = ORDERS.c, CUSTOMERS.c, VEHICLES.c
 
 # Every column the list can show and sort by, with its label ("Visa kolumn…").
 COLUMNS: dict[str, tuple[ColumnElement[Any], str, bool]] = {
@@ -114,12 +115,10 @@ _SELECT = (
 
 
 def _base() -> Select[Any]:
-    return select(*_SELECT).select_from(
-        Order.__table__.join(Customer.__table__, cu.id == o.customer_id).outerjoin(  # type: ignore[attr-defined]
-            Vehicle.__table__,
-            ve.id == o.vehicle_id,  # type: ignore[attr-defined]
-        )
+    joined = ORDERS.join(CUSTOMERS, cu.id == o.customer_id).outerjoin(
+        VEHICLES, ve.id == o.vehicle_id
     )
+    return select(*_SELECT).select_from(joined)
 
 
 def _conditions(f: OrderFilter) -> list[ColumnElement[bool]]:
@@ -259,7 +258,7 @@ def iter_orders(
 
 def count_orders(db: Database, flt: OrderFilter | None = None) -> int:
     conditions = _conditions(flt or OrderFilter())
-    query = select(func.count()).select_from(Order.__table__)  # type: ignore[attr-defined]
+    query = select(func.count()).select_from(ORDERS)
     if conditions:
         query = query.where(and_(*conditions))
     with db.read() as s:

@@ -170,9 +170,9 @@ def search_customers(db: Database, text: str = "", limit: int = 50) -> list[Cust
     if term:
         conditions = [func.lower(Customer.name).contains(term.lower())]
         if term.isdigit():
-            conditions.append(Customer.number == int(term))
+            conditions.append(col(Customer.number) == int(term))
         try:
-            conditions.append(Customer.phone == F.normalise_phone(term))
+            conditions.append(col(Customer.phone) == F.normalise_phone(term))
         except ValidationError:
             pass
         reg = "".join(c for c in term.upper() if c.isalnum())
@@ -364,7 +364,11 @@ def load_view(s: Session, order: Order) -> OrderView:
     lines = _lines(s, order)
     linked = [i for i in (order.copied_from_id, order.copied_to_id) if i]
     numbers = (
-        dict(s.exec(select(Order.id, Order.number).where(col(Order.id).in_(linked))).all())
+        {
+            i: n
+            for i, n in s.exec(select(Order.id, Order.number).where(col(Order.id).in_(linked)))
+            if i is not None
+        }
         if linked
         else {}
     )
