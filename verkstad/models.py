@@ -1,8 +1,31 @@
 """Every table, imported in one place for Alembic and tests."""
 
 from verkstad.audit import AuditEvent
+from verkstad.mpay.models import (
+    PaymentChannel,
+    PaymentDraft,
+    PaymentEvent,
+    PaymentOperation,
+    PaymentRequest,
+)
+from verkstad.mpay.notify import OutboxMessage
 from verkstad.orders.models import Company, Customer, Order, OrderLine, Vehicle
 from verkstad.series import Series
 from verkstad.users import User
 
-__all__ = ["AuditEvent", "Company", "Customer", "Order", "OrderLine", "Series", "User", "Vehicle"]
+__all__ = [
+    "AuditEvent",
+    "Company",
+    "Customer",
+    "Order",
+    "OrderLine",
+    "OutboxMessage",
+    "PaymentChannel",
+    "PaymentDraft",
+    "PaymentEvent",
+    "PaymentOperation",
+    "PaymentRequest",
+    "Series",
+    "User",
+    "Vehicle",
+]

@@ -75,6 +75,7 @@ class ProviderStatus:
     link: str | None = None  # the payment link the customer got, if any
     method: str | None = None  # how the customer chose to pay (CARD, INVOICE, PART_PAYMENT…)
     reason: str | None = None  # plain words for FAILED / DECLINED (translated)
+    failed_attempts: int = 0  # tries the customer failed before this state (e.g. a declined card)
     raw: dict[str, Any] = field(default_factory=dict)
 
 

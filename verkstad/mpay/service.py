@@ -1,0 +1,916 @@
+"""M-Pay: send, check, cancel, capture and refund payment requests — exactly once.
+
+Every provider call is preceded by a committed row (the request in CREATING,
+or a PENDING operation) holding the idempotency key that every retry reuses.
+When a call's outcome is unknown (timeout, 5xx, dropped reply, crash) the row
+stays as it is and ``reconcile()`` finishes it by asking the provider — it
+never creates a second request. All rules live here; the CLI and the TUI only
+call these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from verkstad.audit import record
+from verkstad.clock import format_datetime, now
+from verkstad.db import Database
+from verkstad.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from verkstad.failpoints import reach
+from verkstad.i18n import _
+from verkstad.money import Money, parse_minor
+from verkstad.mpay.channels import TransactionType, choose_channel
+from verkstad.mpay.models import PaymentChannel, PaymentEvent, PaymentOperation, PaymentRequest
+from verkstad.mpay.providers.base import (
+    PaymentLine,
+    PaymentProvider,
+    ProviderRefused,
+    ProviderStatus,
+    ProviderUnavailable,
+)
+from verkstad.mpay.providers.base import PaymentRequest as ProviderRequest
+from verkstad.mpay.status import LIVE, PaymentState
+from verkstad.mpay.views import CAPTURE_WINDOW, PaymentView, payment_view
+from verkstad.orders import fields as F
+from verkstad.orders.models import Customer, Order, OrderLine
+from verkstad.orders.service import clear_payment, lock_order, record_payment, transition
+from verkstad.orders.status import Action, OrderStatus, PaymentMethod
+from verkstad.orders.totals import div_round, line_net
+from verkstad.users import SYSTEM, Actor
+
+Providers = Callable[[str], PaymentProvider]
+P = PaymentState
+PAID_STATES = (P.PAID, P.PARTIALLY_REFUNDED)
+ENDED_UNPAID = (P.DECLINED, P.EXPIRED, P.CANCELLED, P.FAILED)
+MAX_EXPLANATION = 500
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+# ---------------------------------------------------------------- the send form
+
+
+@dataclass
+class SendForm:
+    """The send dialog as typed. None means "the channel's / customer's default"."""
+
+    channel: str | None = None
+    sms: bool | None = None
+    email: bool | None = None
+    reference: str | None = None
+    explanation: str = ""
+    phone: str | None = None
+    email_address: str | None = None
+    amount: str | None = None  # only for free requests; an order's is its payable total
+
+
+def default_reference(at: datetime | None = None) -> str:
+    """The date and time of creation, as the seed's systems suggest ("2026-03-05 14:07:09")."""
+    from verkstad.clock import local
+
+    return local(at or now()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _validated_delivery(
+    s: Session, channel: PaymentChannel, customer: Customer, form: SendForm
+) -> dict[str, object]:
+    sms = channel.sms_enabled if form.sms is None else form.sms
+    email = channel.email_enabled if form.email is None else form.email
+    if sms and not channel.sms_enabled:
+        raise ValidationError(
+            _("SMS"), _("is not enabled for the channel {name}").format(name=channel.name)
+        )
+    if email and not channel.email_enabled:
+        raise ValidationError(
+            _("E-mail"), _("is not enabled for the channel {name}").format(name=channel.name)
+        )
+    if not (sms or email) and channel.provider in ("resurs", "stripe"):
+        raise ValidationError(_("Delivery"), _("choose SMS, e-mail or both"))
+    country = "SE"
+    phone_text = form.phone if form.phone is not None else (customer.phone or "")
+    phone = (
+        F.normalise_phone(phone_text, country)
+        if (sms or channel.provider in ("vipps", "swish"))
+        else None
+    )
+    email_text = form.email_address if form.email_address is not None else (customer.email or "")
+    address = F.normalise_email(email_text) if email else None
+    reference = F.clean_text(
+        form.reference if form.reference is not None else default_reference(),
+        _("Reference"),
+        100,
+        required=True,
+    )
+    if s.exec(select(PaymentRequest.id).where(PaymentRequest.reference == reference)).first():
+        raise ValidationError(
+            _("Reference"), _("“{ref}” is already used; it must be unique").format(ref=reference)
+        )
+    explanation = F.clean_text(form.explanation, _("Explanation"), MAX_EXPLANATION)
+    return {
+        "send_sms": bool(sms),
+        "send_email": bool(email),
+        "phone": phone,
+        "email": address,
+        "reference": reference,
+        "explanation": explanation,
+    }
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _event(
+    s: Session, req: PaymentRequest, actor: Actor, kind: str, detail: str = "", raw: object = None
+) -> None:
+    assert req.id is not None
+    s.add(
+        PaymentEvent(
+            request_id=req.id,
+            user_name=actor.name,
+            kind=kind,
+            state=req.state,
+            detail=detail,
+            raw=json.dumps(raw, ensure_ascii=False, default=str) if raw is not None else None,
+        )
+    )
+
+
+def _request_for_update(s: Session, request_id: int) -> PaymentRequest:
+    req = s.exec(
+        select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update()
+    ).one()
+    return req
+
+
+def _live_request(s: Session, order_id: int) -> PaymentRequest | None:
+    return s.exec(
+        select(PaymentRequest).where(
+            PaymentRequest.order_id == order_id,
+            col(PaymentRequest.state).in_([x.value for x in LIVE]),
+        )
+    ).first()
+
+
+def _latest_request(s: Session, order_id: int) -> PaymentRequest | None:
+    return s.exec(
+        select(PaymentRequest)
+        .where(PaymentRequest.order_id == order_id)
+        .order_by(col(PaymentRequest.id).desc())
+    ).first()
+
+
+def _view(s: Session, req: PaymentRequest, with_events: bool = False) -> PaymentView:
+    customer = s.get(Customer, req.customer_id)
+    channel = s.get(PaymentChannel, req.channel_id)
+    assert customer is not None and channel is not None
+    order = s.get(Order, req.order_id) if req.order_id else None
+    events = (
+        list(
+            s.exec(
+                select(PaymentEvent)
+                .where(PaymentEvent.request_id == req.id)
+                .order_by(col(PaymentEvent.id))
+            )
+        )
+        if with_events
+        else None
+    )
+    return payment_view(
+        req,
+        order.number if order else None,
+        customer.number,
+        customer.name,
+        channel.name,
+        CAPTURE_WINDOW,
+        events,
+    )
+
+
+def payment_lines(s: Session, order: Order) -> tuple[PaymentLine, ...]:
+    """The order's lines with VAT per line; a last line carries rounding so they sum up."""
+    lines = []
+    total = 0
+    for line in s.exec(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.position))
+    ):
+        if line.kind == "text":
+            continue
+        net = line_net(line)
+        gross = net + div_round(net * line.vat_rate, 100)
+        total += gross
+        lines.append(
+            PaymentLine(
+                line.description,
+                line.quantity_milli,
+                line.unit,
+                line.unit_price_minor,
+                line.vat_rate,
+                gross,
+            )
+        )
+    if total != order.total_minor:
+        diff = order.total_minor - total
+        lines.append(PaymentLine(_("Rounding"), 1000, "", diff, 0, diff))
+    return tuple(lines)
+
+
+def _provider_request(s: Session, req: PaymentRequest) -> ProviderRequest:
+    customer = s.get(Customer, req.customer_id)
+    assert customer is not None
+    order = s.get(Order, req.order_id) if req.order_id else None
+    return ProviderRequest(
+        idempotency_key=req.idempotency_key,
+        reference=req.reference,
+        amount=Money(req.amount_minor, req.currency),
+        phone=req.phone,
+        email=req.email,
+        message=req.explanation,
+        customer_name=customer.name,
+        lines=payment_lines(s, order) if order else (),
+        expires_at=req.expires_at,
+        send_sms=req.send_sms,
+        send_email=req.send_email,
+    )
+
+
+def apply_status(
+    s: Session, actor: Actor, req: PaymentRequest, status: ProviderStatus, kind: str = "status"
+) -> None:
+    """Take over what the provider says, and let the order follow (paid / back to KLART)."""
+    before = PaymentState(req.state)
+    req.state = status.state
+    req.provider_ref = status.provider_ref or req.provider_ref
+    req.link = status.link or req.link
+    req.method = status.method or req.method
+    req.captured_minor = status.captured_minor
+    req.refunded_minor = status.refunded_minor
+    req.failure_reason = status.reason if status.state in ENDED_UNPAID else req.failure_reason
+    req.failed_attempts = max(req.failed_attempts, status.failed_attempts)
+    req.updated_at = now()
+    if status.state != P.CREATING and req.sent_at is None:
+        req.sent_at = now()
+    if status.state == P.RESERVED and req.reserved_at is None:
+        req.reserved_at = now()
+    if status.state in PAID_STATES and req.paid_at is None:
+        req.paid_at = status.paid_at or now()
+    if status.state not in LIVE and req.ended_at is None:
+        req.ended_at = now()
+    if before != status.state or kind != "status":
+        _event(s, req, actor, kind, status.reason or "", status.raw)
+    if req.order_id is None:
+        return
+    order = s.get(Order, req.order_id)
+    assert order is not None
+    if status.state in PAID_STATES and not order.payment_received:
+        assert req.paid_at is not None
+        record_payment(
+            s,
+            actor,
+            order,
+            PaymentMethod.MOBIL,
+            req.paid_at,
+            _("payment request {ref}").format(ref=req.reference),
+        )
+    if (
+        status.state in ENDED_UNPAID
+        and order.status == OrderStatus.MPAY
+        and not order.payment_received
+    ):
+        transition(
+            s,
+            actor,
+            order,
+            Action.CANCEL_PAYMENT,
+            _("payment request {state}").format(state=status.state.value),
+        )
+
+
+# ---------------------------------------------------------------- send
+
+
+def send(
+    db: Database,
+    providers: Providers,
+    actor: Actor,
+    order_number: int,
+    form: SendForm | None = None,
+    expected_version: int | None = None,
+    lifetime: timedelta | None = None,
+) -> PaymentView:
+    """Skicka mobilbetalning (SMS): only for a KLART order, which becomes MOBILBET (locked)."""
+    form = form or SendForm()
+    with db.session() as s:
+        order = lock_order(s, order_number, expected_version)
+        assert order.id is not None
+        live = _live_request(s, order.id)
+        if live is not None:
+            raise ConflictError(
+                _("A payment request for order {n} was already sent by {user} at {time}.").format(
+                    n=order_number, user=live.created_by, time=format_datetime(live.created_at)
+                )
+            )
+        if order.status != OrderStatus.DONE:
+            from verkstad.orders.status import next_status
+
+            next_status(
+                OrderStatus(order.status), Action.SEND_PAYMENT
+            )  # raises with what is allowed
+        if order.payment_received:
+            raise DomainError(_("Order {n} is already paid.").format(n=order_number))
+        if order.total_minor <= 0:
+            raise DomainError(_("Order {n} has nothing to pay.").format(n=order_number))
+        customer = s.get(Customer, order.customer_id)
+        assert customer is not None
+        channel = choose_channel(s, actor, TransactionType.RECEIVE, form.channel)
+        req = _new_request(
+            s, actor, channel, customer, form, order.total_minor, order.currency, lifetime
+        )
+        req.order_id = order.id
+        s.flush()
+        transition(
+            s,
+            actor,
+            order,
+            Action.SEND_PAYMENT,
+            _("payment request {ref}").format(ref=req.reference),
+        )
+        request_id = req.id
+    assert request_id is not None
+    reach("send.after_commit")
+    return _deliver(db, providers, actor, request_id, first_attempt=True)
+
+
+def request_payment(
+    db: Database, providers: Providers, actor: Actor, customer_number: int, form: SendForm
+) -> PaymentView:
+    """A free payment request from the customer card (a deposit), not tied to an order."""
+    amount = parse_minor(form.amount or "", field=_("Amount"), allow_zero=False)
+    with db.session() as s:
+        customer = s.exec(select(Customer).where(Customer.number == customer_number)).first()
+        if customer is None:
+            raise NotFoundError(_("There is no customer number {n}.").format(n=customer_number))
+        from verkstad.orders.service import company_row
+
+        channel = choose_channel(s, actor, TransactionType.RECEIVE, form.channel)
+        req = _new_request(s, actor, channel, customer, form, amount, company_row(s).currency, None)
+        request_id = req.id
+    assert request_id is not None
+    reach("send.after_commit")
+    return _deliver(db, providers, actor, request_id, first_attempt=True)
+
+
+def _new_request(
+    s: Session,
+    actor: Actor,
+    channel: PaymentChannel,
+    customer: Customer,
+    form: SendForm,
+    amount: int,
+    currency: str,
+    lifetime: timedelta | None,
+) -> PaymentRequest:
+    assert channel.id is not None and customer.id is not None
+    delivery = _validated_delivery(s, channel, customer, form)
+    req = PaymentRequest(
+        idempotency_key=new_key(),
+        customer_id=customer.id,
+        channel_id=channel.id,
+        provider=channel.provider,
+        state=P.CREATING,
+        amount_minor=amount,
+        currency=currency,
+        expires_at=now() + (lifetime or timedelta(minutes=channel.link_lifetime_minutes)),
+        created_by=actor.name,
+        **delivery,  # type: ignore[arg-type]
+    )
+    s.add(req)
+    s.flush()
+    _event(
+        s,
+        req,
+        actor,
+        "created",
+        _("{amount} to {to}").format(
+            amount=Money(amount, currency).format(), to=req.phone or req.email or ""
+        ),
+    )
+    record(
+        s,
+        actor,
+        "payment",
+        req.reference,
+        "create",
+        None,
+        {"amount_minor": amount, "channel": channel.name},
+    )
+    return req
+
+
+def _deliver(
+    db: Database, providers: Providers, actor: Actor, request_id: int, first_attempt: bool
+) -> PaymentView:
+    """Get a CREATING request to the provider (create, or find what a lost reply left there)."""
+    with db.read() as s:
+        req = s.get(PaymentRequest, request_id)
+        assert req is not None
+        if req.state != P.CREATING:
+            return _view(s, req)
+        wire = _provider_request(s, req)
+        provider_name = req.provider
+    provider = providers(provider_name)
+    try:
+        status = None if first_attempt else provider.lookup(wire)
+        if status is None:
+            status = provider.create(wire)
+    except ProviderRefused as refusal:
+        with db.session() as s:
+            req = _request_for_update(s, request_id)
+            req.state = P.FAILED
+            req.failure_reason = str(refusal)
+            req.ended_at = now()
+            _event(s, req, actor, "refused", str(refusal), {"code": refusal.code})
+            if req.order_id:
+                order = s.get(Order, req.order_id)
+                assert order is not None
+                if order.status == OrderStatus.MPAY:
+                    transition(s, actor, order, Action.CANCEL_PAYMENT, str(refusal))
+        raise DomainError(_("Payment rejected: {reason}").format(reason=refusal)) from None
+    except ProviderUnavailable as unknown:
+        with db.session() as s:
+            _event(s, _request_for_update(s, request_id), actor, "unknown_outcome", str(unknown))
+        raise DomainError(
+            _(
+                "The payment provider did not answer ({detail}). The request is kept and will be "
+                "checked with the provider; do not send it again."
+            ).format(detail=unknown)
+        ) from None
+    reach("send.after_provider")
+    with db.session() as s:
+        req = _request_for_update(s, request_id)
+        if req.state == P.CREATING:
+            apply_status(s, actor, req, status, "sent")
+            _notify_link(s, req)
+        return _view(s, req)
+
+
+def _notify_link(s: Session, req: PaymentRequest) -> None:
+    """Providers that only hand out a link (Stripe) leave texting/e-mailing it to us: queue it."""
+    if req.link is None or req.provider in ("resurs", "vipps", "swish"):
+        return
+    from verkstad.mpay.notify import queue_payment_link
+
+    queue_payment_link(s, req)
+
+
+# ---------------------------------------------------------------- check
+
+
+def check(db: Database, providers: Providers, actor: Actor, order_number: int) -> PaymentView:
+    """Kontrollera mobilbetalning: ask the provider and record what it says."""
+    with db.read() as s:
+        order = s.exec(select(Order).where(Order.number == order_number)).first()
+        if order is None:
+            raise NotFoundError(_("There is no order number {n}.").format(n=order_number))
+        assert order.id is not None
+        req = _latest_request(s, order.id)
+        if req is None:
+            raise DomainError(
+                _("No payment request has been sent for order {n}.").format(n=order_number)
+            )
+        request_id = req.id
+    assert request_id is not None
+    return refresh(db, providers, actor, request_id)
+
+
+def refresh(db: Database, providers: Providers, actor: Actor, request_id: int) -> PaymentView:
+    """Ask the provider about one request and apply the answer (check, polling, callbacks)."""
+    with db.read() as s:
+        req = s.get(PaymentRequest, request_id)
+        if req is None:
+            raise NotFoundError(_("There is no payment {id}.").format(id=request_id))
+        if req.state == P.CREATING:
+            ref = None
+        else:
+            ref = req.provider_ref
+        provider_name = req.provider
+    if ref is None:
+        return _deliver(db, providers, actor, request_id, first_attempt=False)
+    try:
+        status = providers(provider_name).status(ref)
+    except ProviderUnavailable as e:
+        raise DomainError(
+            _("The payment provider did not answer: {detail}").format(detail=e)
+        ) from None
+    with db.session() as s:
+        req = _request_for_update(s, request_id)
+        apply_status(s, actor, req, status)
+        return _view(s, req, with_events=True)
+
+
+# ---------------------------------------------------------------- cancel / capture / refund
+
+
+def _operation(
+    s: Session, actor: Actor, req: PaymentRequest, kind: str, amount: int = 0, note: str = ""
+) -> int:
+    assert req.id is not None
+    op = PaymentOperation(
+        request_id=req.id,
+        kind=kind,
+        idempotency_key=new_key(),
+        amount_minor=amount,
+        note=note,
+        created_by=actor.name,
+    )
+    s.add(op)
+    s.flush()
+    _event(
+        s, req, actor, f"{kind}_requested", Money(amount, req.currency).format() if amount else ""
+    )
+    assert op.id is not None
+    return op.id
+
+
+def cancel(db: Database, providers: Providers, actor: Actor, order_number: int) -> PaymentView:
+    """Annullera betalnings-SMS / Öppna order: kill the link, refund if paid, back to KLART."""
+    with db.session() as s:
+        order = lock_order(s, order_number)
+        assert order.id is not None
+        if order.status != OrderStatus.MPAY:
+            from verkstad.orders.status import next_status
+
+            next_status(OrderStatus(order.status), Action.CANCEL_PAYMENT)
+        req = _latest_request(s, order.id)
+        if req is None:  # cannot happen through the services; heal rather than trap the order
+            transition(s, actor, order, Action.CANCEL_PAYMENT, _("no payment request"))
+            raise DomainError(
+                _("Order {n} had no payment request; it is open again.").format(n=order_number)
+            )
+        op_id = _operation(s, actor, req, "cancel")
+    reach("cancel.after_commit")
+    return _run_cancel(db, providers, actor, op_id)
+
+
+def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) -> PaymentView:
+    with db.read() as s:
+        op = s.get(PaymentOperation, op_id)
+        assert op is not None
+        req = s.get(PaymentRequest, op.request_id)
+        assert req is not None
+        wire = _provider_request(s, req)
+        ref, provider_name, key = req.provider_ref, req.provider, op.idempotency_key
+    provider = providers(provider_name)
+    try:
+        status = provider.status(ref) if ref else provider.lookup(wire)
+        if status is not None and status.state in LIVE:
+            try:
+                status = provider.cancel(status.provider_ref, key)
+            except ProviderRefused:
+                status = provider.status(status.provider_ref)  # e.g. paid a second ago
+        reach("cancel.after_provider")
+        if status is not None and status.state in PAID_STATES:
+            refund_due = status.captured_minor - status.refunded_minor
+            with db.session() as s:
+                req = _request_for_update(s, op.request_id)
+                apply_status(s, actor, req, status)
+                refund_id = _pending(s, req, "refund") or _operation(
+                    s, actor, req, "refund", refund_due, _("cancelled after payment")
+                )
+            status = _run_refund_call(db, providers, actor, refund_id)
+    except ProviderUnavailable as e:
+        with db.session() as s:
+            _event(s, _request_for_update(s, op.request_id), actor, "unknown_outcome", str(e))
+        raise DomainError(
+            _(
+                "The payment provider did not answer ({detail}). The order stays locked until the "
+                "cancellation is confirmed; try again."
+            ).format(detail=e)
+        ) from None
+    with db.session() as s:
+        req = _request_for_update(s, op.request_id)
+        operation = s.get(PaymentOperation, op_id)
+        assert operation is not None
+        if status is None:  # the provider never got it: nothing to cancel there
+            req.state = P.CANCELLED
+            req.ended_at = now()
+            _event(s, req, actor, "cancelled", _("never reached the provider"))
+        else:
+            apply_status(s, actor, req, status, "cancelled")
+        operation.state, operation.done_at = "DONE", now()
+        if req.order_id:
+            order = s.get(Order, req.order_id)
+            assert order is not None
+            if order.payment_received and order.payment_method == PaymentMethod.MOBIL:
+                clear_payment(s, actor, order, _("refunded on cancellation"))
+            if order.status == OrderStatus.MPAY:
+                transition(s, actor, order, Action.CANCEL_PAYMENT, _("payment request cancelled"))
+        return _view(s, req)
+
+
+def _pending(s: Session, req: PaymentRequest, kind: str) -> int | None:
+    op = s.exec(
+        select(PaymentOperation).where(
+            PaymentOperation.request_id == req.id,
+            PaymentOperation.kind == kind,
+            PaymentOperation.state == "PENDING",
+        )
+    ).first()
+    return op.id if op else None
+
+
+def _run_refund_call(
+    db: Database, providers: Providers, actor: Actor, op_id: int
+) -> ProviderStatus:
+    with db.read() as s:
+        op = s.get(PaymentOperation, op_id)
+        assert op is not None
+        req = s.get(PaymentRequest, op.request_id)
+        assert req is not None and req.provider_ref is not None
+        amount, key, ref, name, currency = (
+            op.amount_minor,
+            op.idempotency_key,
+            req.provider_ref,
+            req.provider,
+            req.currency,
+        )
+    status = providers(name).refund(ref, Money(amount, currency), key)
+    reach("refund.after_provider")
+    with db.session() as s:
+        operation = s.get(PaymentOperation, op_id)
+        assert operation is not None
+        operation.state, operation.done_at = "DONE", now()
+    return status
+
+
+def capture(db: Database, providers: Providers, actor: Actor, order_number: int) -> PaymentView:
+    """Fånga reserverad betalning: take the whole reserved amount now."""
+    with db.session() as s:
+        order = lock_order(s, order_number)
+        assert order.id is not None
+        req = _latest_request(s, order.id)
+        if req is None or req.state != P.RESERVED:
+            raise DomainError(
+                _("Order {n} has no reserved payment to capture.").format(n=order_number)
+            )
+        op_id = _operation(s, actor, req, "capture", req.amount_minor - req.captured_minor)
+    reach("capture.after_commit")
+    return _run_capture(db, providers, actor, op_id)
+
+
+def _run_capture(db: Database, providers: Providers, actor: Actor, op_id: int) -> PaymentView:
+    with db.read() as s:
+        op = s.get(PaymentOperation, op_id)
+        assert op is not None
+        req = s.get(PaymentRequest, op.request_id)
+        assert req is not None and req.provider_ref is not None
+        ref, name, key, amount, currency = (
+            req.provider_ref,
+            req.provider,
+            op.idempotency_key,
+            op.amount_minor,
+            req.currency,
+        )
+    try:
+        status = providers(name).capture(ref, Money(amount, currency), key)
+    except ProviderRefused as e:
+        with db.session() as s:
+            operation = s.get(PaymentOperation, op_id)
+            assert operation is not None
+            operation.state, operation.error, operation.done_at = "FAILED", str(e), now()
+            _event(s, _request_for_update(s, op.request_id), actor, "capture_refused", str(e))
+        raise DomainError(_("The capture was refused: {reason}").format(reason=e)) from None
+    except ProviderUnavailable as e:
+        raise DomainError(
+            _(
+                "The payment provider did not answer ({detail}); "
+                "the capture will be confirmed with it."
+            ).format(detail=e)
+        ) from None
+    reach("capture.after_provider")
+    with db.session() as s:
+        req = _request_for_update(s, op.request_id)
+        operation = s.get(PaymentOperation, op_id)
+        assert operation is not None
+        apply_status(s, actor, req, status, "captured")
+        operation.state, operation.done_at = "DONE", now()
+        return _view(s, req)
+
+
+def refund(
+    db: Database,
+    providers: Providers,
+    actor: Actor,
+    request_id: int,
+    amount_text: str | None = None,
+    note: str = "",
+) -> PaymentView:
+    """Återbetala: all or part of what was captured (returns of some lines), never more."""
+    with db.session() as s:
+        req = _request_for_update(s, request_id)
+        if req.state not in PAID_STATES:
+            raise DomainError(
+                _("Payment {ref} is not paid; there is nothing to refund.").format(
+                    ref=req.reference
+                )
+            )
+        left = req.captured_minor - req.refunded_minor
+        amount = (
+            left
+            if not amount_text
+            else parse_minor(amount_text, field=_("Refund amount"), allow_zero=False)
+        )
+        if amount > left:
+            raise ValidationError(
+                _("Refund amount"),
+                _("at most {amount} can be refunded").format(
+                    amount=Money(left, req.currency).format()
+                ),
+            )
+        op_id = _operation(s, actor, req, "refund", amount, F.clean_text(note, _("Note"), 500))
+    reach("refund.after_commit")
+    try:
+        status = _run_refund_call(db, providers, actor, op_id)
+    except ProviderRefused as e:
+        with db.session() as s:
+            operation = s.get(PaymentOperation, op_id)
+            assert operation is not None
+            operation.state, operation.error, operation.done_at = "FAILED", str(e), now()
+        raise DomainError(_("The refund was refused: {reason}").format(reason=e)) from None
+    except ProviderUnavailable as e:
+        raise DomainError(
+            _(
+                "The payment provider did not answer ({detail}); "
+                "the refund will be confirmed with it."
+            ).format(detail=e)
+        ) from None
+    with db.session() as s:
+        req = _request_for_update(s, request_id)
+        apply_status(s, actor, req, status, "refunded")
+        return _view(s, req)
+
+
+def request_of_order(db: Database, order_number: int) -> int:
+    """The id of an order's latest payment request (for refund by order number)."""
+    with db.read() as s:
+        order = s.exec(select(Order).where(Order.number == order_number)).first()
+        if order is None:
+            raise NotFoundError(_("There is no order number {n}.").format(n=order_number))
+        req = _latest_request(s, order.id or 0)
+        if req is None or req.id is None:
+            raise DomainError(
+                _("No payment request has been sent for order {n}.").format(n=order_number)
+            )
+        return req.id
+
+
+# ---------------------------------------------------------------- manual mobile payment
+
+
+def record_manual(db: Database, actor: Actor, order_number: int, note: str) -> None:
+    """Registrera manuell mobilbetalning: Swish/Vipps to the company number, confirmed by staff."""
+    text = F.clean_text(note, _("Note"), 500, required=True)
+    with db.session() as s:
+        order = lock_order(s, order_number)
+        if order.status != OrderStatus.DONE:
+            raise DomainError(
+                _(
+                    "A manual mobile payment can be registered on a KLART order "
+                    "(order {n} is {status})."
+                ).format(n=order_number, status=order.status)
+            )
+        if order.payment_received:
+            raise DomainError(_("Order {n} is already paid.").format(n=order_number))
+        record_payment(s, actor, order, PaymentMethod.MANUELL_MOBIL, now(), text)
+
+
+# ---------------------------------------------------------------- recovery and timers
+
+
+@dataclass
+class ReconcileReport:
+    created: int = 0  # CREATING requests settled with the provider
+    operations: int = 0  # pending cancel/capture/refund finished
+    refreshed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def reconcile(db: Database, providers: Providers, actor: Actor = SYSTEM) -> ReconcileReport:
+    """Finish everything a crash or a lost reply left open, by asking the providers."""
+    report = ReconcileReport()
+    with db.read() as s:
+        creating = [
+            r.id for r in s.exec(select(PaymentRequest).where(PaymentRequest.state == P.CREATING))
+        ]
+        pending = [
+            (o.id, o.kind)
+            for o in s.exec(select(PaymentOperation).where(PaymentOperation.state == "PENDING"))
+        ]
+    for request_id in creating:
+        try:
+            assert request_id is not None
+            _deliver(db, providers, actor, request_id, first_attempt=False)
+            report.created += 1
+        except DomainError as e:
+            report.errors.append(str(e))
+    for op_id, kind in pending:
+        assert op_id is not None
+        try:
+            if kind == "cancel":
+                _run_cancel(db, providers, actor, op_id)
+            elif kind == "capture":
+                _run_capture(db, providers, actor, op_id)
+            else:
+                _finish_refund(db, providers, actor, op_id)
+            report.operations += 1
+        except DomainError as e:
+            report.errors.append(str(e))
+    report.refreshed = len(poll(db, providers, actor))
+    _heal_orphan_locks(db, actor)
+    return report
+
+
+def _finish_refund(db: Database, providers: Providers, actor: Actor, op_id: int) -> None:
+    status = _run_refund_call(db, providers, actor, op_id)
+    with db.session() as s:
+        op = s.get(PaymentOperation, op_id)
+        assert op is not None
+        apply_status(s, actor, _request_for_update(s, op.request_id), status, "refunded")
+
+
+def poll(db: Database, providers: Providers, actor: Actor = SYSTEM) -> list[PaymentView]:
+    """Refresh every live request that the provider knows (the scheduler runs this)."""
+    with db.read() as s:
+        ids = [
+            r.id
+            for r in s.exec(
+                select(PaymentRequest).where(
+                    col(PaymentRequest.state).in_([x.value for x in LIVE if x != P.CREATING]),
+                    col(PaymentRequest.provider_ref).is_not(None),
+                )
+            )
+        ]
+    views = []
+    for request_id in ids:
+        assert request_id is not None
+        try:
+            views.append(refresh(db, providers, actor, request_id))
+        except DomainError:
+            continue  # the next poll tries again
+    return views
+
+
+def capture_due(
+    db: Database, providers: Providers, window: timedelta = CAPTURE_WINDOW, actor: Actor = SYSTEM
+) -> list[PaymentView]:
+    """Capture every reserved payment that staff did not end within the capture window."""
+    with db.read() as s:
+        due = [
+            (r.id, r.order_id)
+            for r in s.exec(
+                select(PaymentRequest).where(
+                    PaymentRequest.state == P.RESERVED,
+                    col(PaymentRequest.reserved_at) <= now() - window,
+                )
+            )
+        ]
+    done = []
+    for request_id, _order_id in due:
+        with db.session() as s:
+            req = _request_for_update(s, request_id or 0)
+            if req.state != P.RESERVED or _pending(s, req, "capture"):
+                continue
+            op_id = _operation(
+                s,
+                actor,
+                req,
+                "capture",
+                req.amount_minor - req.captured_minor,
+                _("capture window ended"),
+            )
+        done.append(_run_capture(db, providers, actor, op_id))
+    return done
+
+
+def _heal_orphan_locks(db: Database, actor: Actor) -> None:
+    """An order must never stay MOBILBET without a live or paid request (invariant repair)."""
+    with db.session() as s:
+        locked = s.exec(
+            select(Order).where(Order.status == OrderStatus.MPAY).with_for_update()
+        ).all()
+        for order in locked:
+            assert order.id is not None
+            latest = _latest_request(s, order.id)
+            if (
+                latest is None
+                or PaymentState(latest.state) in ENDED_UNPAID
+                or latest.state == P.REFUNDED
+            ):
+                transition(s, actor, order, Action.CANCEL_PAYMENT, _("no live payment request"))
