@@ -1,60 +1,172 @@
-"""The Textual app: the counter's order list (the full TUI grows here)."""
+"""The Textual app: screens, global keys, Swedish everywhere, background payment polling."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from typing import ClassVar
 
-from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingType
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
 
-from verkstad.clock import format_datetime
+from verkstad.config import Settings
 from verkstad.db import Database
 from verkstad.i18n import _
 from verkstad.money import Money
-from verkstad.orders.queries import COLUMNS, list_orders
+from verkstad.mpay.gateway import Providers
+from verkstad.screens.actions import ACTIONS, bindings, key_label
+from verkstad.screens.base import call_service
+from verkstad.screens.order_list import OrderListScreen
 from verkstad.users import Actor
+
+# Exit once the order list has painted (cold-start benchmark; see BENCHMARKS.md).
+EXIT_AFTER_FIRST_PAINT = "VERKSTAD_EXIT_AFTER_FIRST_PAINT"
+
+
+class ActionCommands(Provider):
+    """The command palette lists the registry's actions that the current screen can run."""
+
+    def _actions(self) -> Iterable[tuple[str, str, str]]:
+        screen = self.screen
+        for a in ACTIONS:
+            if a.id == "command_palette":
+                continue
+            if a.scope != "app" and (
+                not hasattr(screen, f"action_{a.id}") or screen.check_action(a.id, ()) is not True
+            ):
+                continue
+            yield a.id, _(a.label), key_label(a.key)
+
+    async def discover(self) -> Hits:
+        for action_id, label, key in self._actions():
+            yield DiscoveryHit(f"{label}  ({key})", self._runner(action_id))
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for action_id, label, key in self._actions():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(f"{label}  ({key})"), self._runner(action_id))
+
+    def _runner(self, action_id: str):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            await self.screen.run_action(action_id)
+
+        return run
 
 
 class VerkstadApp(App[None]):
     TITLE = "verkstad"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", _("Quit"), id="quit"),
-        Binding("f5", "refresh_list", _("Order list"), id="order_list"),
-    ]
-    CSS = "#orders { height: 1fr; }"
+    CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = bindings("app")
+    COMMANDS = {ActionCommands}  # noqa: RUF012 - Textual's own class attribute
 
-    def __init__(self, db: Database, actor: Actor) -> None:
+    def __init__(
+        self, db: Database, actor: Actor, settings: Settings, pick_user: bool = False
+    ) -> None:
         super().__init__()
-        self.db = db
-        self.actor = actor
+        self.db, self.actor, self.settings = db, actor, settings
+        self.providers = Providers(settings)
+        self.pick_user = pick_user
+        self.company_country = "SE"
+        self.staff_may_refund = True
+        self._notified: set[int] = set()
+        self.exit_after_first_paint = os.environ.get(EXIT_AFTER_FIRST_PAINT) == "1"
+
+    @property
+    def books_available(self) -> bool:
+        try:
+            import verkstad.ledger.posting  # noqa: F401
+        except ImportError:
+            return False
+        return True
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="orders", cursor_type="row")
-        yield Footer()
+        yield from ()
 
-    def on_mount(self) -> None:
-        self.sub_title = _("Workshop list") + f" — {self.actor.name}"
-        table = self.query_one(DataTable)
-        for _key, (_col, label, _n) in COLUMNS.items():
-            table.add_column(_(label))
-        self.action_refresh_list()
+    async def on_mount(self) -> None:
+        from verkstad.orders.service import get_company
 
-    def action_refresh_list(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        for r in list_orders(self.db, sort="number", descending=True, limit=100).rows:
-            table.add_row(
-                str(r.number),
-                str(r.customer_number),
-                r.customer_name,
-                r.reg_number or "",
-                r.status,
-                Money(r.total_minor, r.currency).format(),
-                r.payment_method or "",
-                "✓" if r.payment_received else "",
-                format_datetime(r.received_at),
-                format_datetime(r.created_at),
-                str(r.invoice_number or ""),
+        self.set_keymap(self.settings.keys)
+        company = await call_service(self, get_company, self.db)
+        if company[1] is not None:
+            self.company_country = company[1].country
+        self.sub_title = self.actor.name
+        await self.push_screen(OrderListScreen())
+        if self.pick_user and not self.exit_after_first_paint:
+            self.run_worker(self._pick_user())
+        self.set_interval(self.settings.poll_interval_seconds, self._background)
+
+    async def _pick_user(self) -> None:
+        from verkstad.screens.dialogs import ChoiceDialog
+        from verkstad.users import Role, list_users
+
+        _ok, users = await call_service(self, list_users, self.db)
+        active = [u for u in users or [] if u["active"]]
+        if len(active) < 2:
+            return
+        choices = [(u["name"], f"{u['name']:<12} {u['full_name']}", True) for u in active]
+        name = await self.push_screen_wait(ChoiceDialog(_("Who is at the counter?"), choices))
+        chosen = next((u for u in active if u["name"] == name), None)
+        if chosen:
+            self.actor = Actor(chosen["name"], Role(chosen["role"]))
+            self.sub_title = self.actor.name
+
+    async def _background(self) -> None:
+        """Poll open payment requests and tell their sender when one is paid, wherever they are."""
+        from verkstad.mpay.payments import PaymentFilter, list_payments
+        from verkstad.mpay.service import poll
+
+        await call_service(self, poll, self.db, self.providers, self.actor)
+        _ok, paid = await call_service(
+            self, list_payments, self.db, self.actor, PaymentFilter(mine=True, unread_paid=True), 20
+        )
+        for view in paid or []:
+            if view.id in self._notified:
+                continue
+            self._notified.add(view.id)
+            self.notify(
+                _("Payment received: order {order}, {amount}").format(
+                    order=view.order_number or "—",
+                    amount=Money(view.amount_minor, view.currency).format(),
+                ),
+                title=_("Mobile payment"),
+                timeout=15,
             )
+
+    # ------------------------------------------------------------ global actions
+
+    async def action_order_list(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, OrderListScreen):
+            self.pop_screen()
+        if isinstance(self.screen, OrderListScreen):
+            await self.screen.reload()
+
+    async def action_customers(self) -> None:
+        self.notify(
+            _("The customer register is not available in this version."), severity="warning"
+        )
+
+    async def action_payments(self) -> None:
+        self.notify(_("The payments list is not available in this version."), severity="warning")
+
+    def action_help(self) -> None:
+        from verkstad.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_command_palette(self) -> None:
+        if not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(CommandPalette(placeholder=_("Search for commands…")))
+
+    def action_help_quit(self) -> None:
+        self.notify(_("Press Ctrl+Q to quit."), title=_("Quit?"))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield SystemCommand(_("Quit"), _("Quit verkstad"), self.action_quit)
+        yield SystemCommand(_("Help"), _("All keys and actions"), self.action_help)
+
+    def on_unmount(self) -> None:
+        self.providers.close()

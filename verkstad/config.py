@@ -101,6 +101,9 @@ class Settings(_Section):
     sandbox_url: str = "http://127.0.0.1:8765"
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     poll_interval_seconds: int = Field(default=5, ge=1, le=3600)
+    keys: dict[str, str] = Field(
+        default_factory=dict
+    )  # binding id -> key, e.g. send_payment = "f2"
     vipps: VippsSettings = Field(default_factory=VippsSettings)
     swish: SwishSettings = Field(default_factory=SwishSettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
@@ -147,7 +150,9 @@ def _mask_url_password(url: str) -> str:
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     sections = {
-        name for name, f in Settings.model_fields.items() if isinstance(f.default_factory, type)
+        name
+        for name, f in Settings.model_fields.items()
+        if isinstance(f.default_factory, type) and issubclass(f.default_factory, BaseModel)
     }
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):

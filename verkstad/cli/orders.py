@@ -9,17 +9,10 @@ import typer
 
 from verkstad.cli.common import FORMAT_HELP, OutputFormat, ctx_of, emit, emit_json, info, parse_date
 from verkstad.clock import format_datetime
+from verkstad.formatting import format_percent_bp, format_quantity
 from verkstad.i18n import _
 from verkstad.money import Money
 from verkstad.orders.views import OrderView
-
-
-def _quantity(milli: int) -> str:
-    from babel.numbers import format_decimal
-
-    from verkstad.i18n import babel_locale
-
-    return format_decimal(milli / 1000 if milli % 1000 else milli // 1000, locale=babel_locale())
 
 
 def print_order(order: OrderView, fmt: OutputFormat) -> None:
@@ -62,9 +55,9 @@ def print_order(order: OrderView, fmt: OutputFormat) -> None:
         if key in ("unit_price", "net"):
             return money(value)
         if key == "quantity":
-            return _quantity(value) if value else ""
+            return format_quantity(value) if value else ""
         if key == "discount":
-            return f"{value / 100:g}" if value else ""
+            return format_percent_bp(value)
         return str(value)
 
     vehicle = order.vehicle.reg_number if order.vehicle else "—"

@@ -11,7 +11,7 @@ DEMO_ORDERS = 20_000
 def open_tui(c: Context) -> None:
     from verkstad.app import VerkstadApp
 
-    VerkstadApp(c.db, c.actor).run()
+    VerkstadApp(c.db, c.actor, c.settings, pick_user=not c.settings.user).run()
 
 
 def open_demo(c: Context) -> None:

@@ -126,15 +126,19 @@ def deliver_pending(db: Database, senders: dict[str, Sender], limit: int = 100) 
     sent = 0
     for message_id in due:
         with db.session() as s:
-            claimed = s.connection().execute(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.id) == message_id,
-                    col(OutboxMessage.state) == "PENDING",
-                    col(OutboxMessage.next_attempt_at) <= now(),
+            claimed = (
+                s.connection()
+                .execute(
+                    update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.id) == message_id,
+                        col(OutboxMessage.state) == "PENDING",
+                        col(OutboxMessage.next_attempt_at) <= now(),
+                    )
+                    .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now() + LEASE)
                 )
-                .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now() + LEASE)
-            ).rowcount
+                .rowcount
+            )
             message = s.get(OutboxMessage, message_id)
         if not claimed or message is None:
             continue  # another terminal's scheduler has it

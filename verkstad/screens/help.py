@@ -1,0 +1,37 @@
+"""F1: every action with its key, from the action registry (and the user's keymap)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from verkstad.i18n import _
+from verkstad.screens.actions import ACTIONS, key_label
+
+SCOPES = {
+    "app": _("Everywhere"),
+    "list": _("Workshop list"),
+    "order": _("Order"),
+}
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1", "dismiss", _("Close"))]
+
+    def compose(self) -> ComposeResult:
+        keymap = getattr(self.app, "_keymap", {})
+        lines = [f"[b]{_('Keys')}[/b]  " + _("(change them in the config file's [keys] table)"), ""]
+        for scope, title in SCOPES.items():
+            lines.append(f"[b]{title}[/b]")
+            for a in ACTIONS:
+                if a.scope == scope:
+                    key = key_label(keymap.get(a.id, a.key))
+                    lines.append(f"  {key:<10} {_(a.label):<42} [dim]{a.id}[/dim]")
+            lines.append("")
+        with VerticalScroll(classes="dialog-box", id="help-box"):
+            yield Static("\n".join(lines))

@@ -1,0 +1,290 @@
+"""Verkstadslista (F5): the order list, paged and filtered in SQL one window at a time.
+
+The table never holds more than one screenful of rows: PageDown/PageUp (and the
+arrow keys at the edges) fetch the next/previous keyset page, so the list is as
+fast on a million orders as on ten.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Label, Select
+
+from verkstad.clock import format_datetime, local_day_end, local_day_start
+from verkstad.i18n import _
+from verkstad.money import Money
+from verkstad.orders.queries import COLUMNS, Cursor, OrderFilter, OrderRow, list_orders
+from verkstad.orders.status import OrderStatus
+from verkstad.screens.actions import bindings
+from verkstad.screens.base import ServiceScreen
+from verkstad.screens.dialogs import ChoiceDialog, ColumnChooser, FormDialog
+from verkstad.users import get_preferences, set_preference
+
+DEFAULT_COLUMNS = [
+    "number",
+    "customer_number",
+    "customer_name",
+    "reg_number",
+    "status",
+    "total",
+    "payment_method",
+    "payment_received",
+    "received_at",
+]
+DEBOUNCE_SECONDS = 0.3
+
+
+def cell(key: str, row: OrderRow) -> str:
+    value = getattr(row, "total_minor" if key == "total" else key)
+    if value is None:
+        return ""
+    if key == "total":
+        return Money(value, row.currency).format()
+    if key in ("received_at", "created_at"):
+        return format_datetime(value)
+    if key == "payment_received":
+        return "✓" if value else ""
+    return str(value)
+
+
+class OrderListScreen(ServiceScreen):
+    BINDINGS: ClassVar[list[BindingType]] = bindings("list")
+
+    def __init__(self) -> None:
+        super().__init__(id="order-list")
+        self.columns: list[str] = DEFAULT_COLUMNS
+        self.sort, self.descending = "number", True
+        self.pages: list[Cursor | None] = [None]  # where each page visited so far starts
+        self.next_cursor: Cursor | None = None
+        self._debounce: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="filters"):
+            yield Input(placeholder=_("Search (no., name, reg.)"), id="search")
+            yield Select(
+                [(s.value, s.value) for s in OrderStatus], prompt=_("All statuses"), id="status"
+            )
+            yield Select(
+                [(_("Payment received"), "yes"), (_("Not received"), "no")],
+                prompt=_("Paid and unpaid"),
+                id="paid",
+            )
+            yield Input(placeholder=_("Paid from (date)"), id="received-from")
+            yield Input(placeholder=_("Paid to (date)"), id="received-to")
+        yield Label("", id="list-status")
+        yield DataTable(id="orders", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.title = _("Workshop list")
+        prefs = await self.call(get_preferences, self.vapp.db, self.vapp.actor) or {}
+        chosen = [c for c in prefs.get("order_columns", DEFAULT_COLUMNS) if c in COLUMNS]
+        self.columns = chosen or DEFAULT_COLUMNS
+        self.sort = (
+            prefs.get("order_sort", self.sort) if prefs.get("order_sort") in COLUMNS else self.sort
+        )
+        self.descending = bool(prefs.get("order_desc", self.descending))
+        self._build_columns()
+        self.query_one(DataTable).focus()
+        self.call_after_refresh(self.reload)  # the page size needs the laid-out table height
+
+    async def on_resize(self) -> None:
+        if self.is_mounted and self.query_one(DataTable).row_count not in (0, self.page_size()):
+            await self.load_page()
+
+    # ------------------------------------------------------------ loading
+
+    def page_size(self) -> int:
+        return max(10, self.query_one(DataTable).size.height - 2)
+
+    def _filter(self) -> OrderFilter | None:
+        """The filter from the inputs, or None (with the reason shown) if a date is wrong."""
+
+        def day(input_id: str, label: str, end: bool) -> Any:
+            text = self.query_one(f"#{input_id}", Input).value.strip()
+            if not text:
+                return None
+            try:
+                d = date.fromisoformat(text)
+            except ValueError:
+                raise ValueError(
+                    _("{field}: must be a date written YYYY-MM-DD").format(field=label)
+                ) from None
+            return local_day_end(d) if end else local_day_start(d)
+
+        status = self.query_one("#status", Select).value
+        paid = self.query_one("#paid", Select).value
+        try:
+            received_from = day("received-from", _("Received from"), False)
+            received_to = day("received-to", _("Received to"), True)
+        except ValueError as e:
+            self.query_one("#list-status", Label).update(str(e))
+            return None
+        return OrderFilter(
+            statuses=(OrderStatus(str(status)),) if status is not Select.NULL else (),
+            text=self.query_one("#search", Input).value,
+            received=None if paid is Select.NULL else paid == "yes",
+            received_from=received_from,
+            received_to=received_to,
+        )
+
+    async def reload(self) -> None:
+        self.pages = [None]
+        await self.load_page()
+
+    async def load_page(self, cursor_at_end: bool = False) -> None:
+        flt = self._filter()
+        if flt is None:
+            return
+        page = await self.call(
+            list_orders,
+            self.vapp.db,
+            flt,
+            self.sort,
+            self.descending,
+            self.pages[-1],
+            self.page_size(),
+        )
+        if page is None:
+            return
+        self.next_cursor = page.next
+        if self.vapp.exit_after_first_paint:
+            self.call_after_refresh(self.app.exit)
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in page.rows:
+            table.add_row(*(cell(key, row) for key in self.columns), key=str(row.number))
+        if cursor_at_end and page.rows:
+            table.move_cursor(row=len(page.rows) - 1)
+        label = _(COLUMNS[self.sort][1]) + (" ↓" if self.descending else " ↑")
+        more = _("more follow (PageDown)") if page.next else _("end of list")
+        self.query_one("#list-status", Label).update(
+            _("Page {n} · sorted by {sort} · {more}").format(
+                n=len(self.pages), sort=label, more=more
+            )
+        )
+
+    def _build_columns(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for key in self.columns:
+            table.add_column(_(COLUMNS[key][1]), key=key)
+
+    def _schedule_reload(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_SECONDS, self.reload)
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _filters_changed(self) -> None:
+        self._schedule_reload()
+
+    # ------------------------------------------------------------ paging
+
+    async def action_next_page(self) -> None:
+        if self.next_cursor is not None:
+            self.pages.append(self.next_cursor)
+            await self.load_page()
+
+    async def action_previous_page(self, to_end: bool = False) -> None:
+        if len(self.pages) > 1:
+            self.pages.pop()
+            await self.load_page(cursor_at_end=to_end)
+
+    async def on_key(self, event: events.Key) -> None:
+        table = self.query_one(DataTable)
+        if not table.has_focus or table.row_count == 0:
+            return
+        if event.key == "down" and table.cursor_row == table.row_count - 1 and self.next_cursor:
+            event.stop()
+            await self.action_next_page()
+        elif event.key == "up" and table.cursor_row == 0 and len(self.pages) > 1:
+            event.stop()
+            await self.action_previous_page(to_end=True)
+
+    # ------------------------------------------------------------ actions
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        from verkstad.screens.order_form import OrderScreen
+
+        self.app.push_screen(OrderScreen(int(str(event.row_key.value))))
+
+    @on(DataTable.HeaderSelected)
+    async def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+        await self._sort_by(str(event.column_key.value))
+
+    async def _sort_by(self, key: str) -> None:
+        self.descending = not self.descending if key == self.sort else False
+        self.sort = key
+        await self.call(set_preference, self.vapp.db, self.vapp.actor, "order_sort", self.sort)
+        await self.call(
+            set_preference, self.vapp.db, self.vapp.actor, "order_desc", self.descending
+        )
+        await self.reload()
+
+    def on_click(self, event: events.Click) -> None:
+        """A right-click on the column headers opens "Show column…", as in the seed's list."""
+        table = self.query_one(DataTable)
+        if event.button == 3 and event.widget is table and event.y == 0:
+            self.action_choose_columns()
+
+    @work(group="dialogs")
+    async def action_choose_columns(self) -> None:
+        columns = [(key, _(label)) for key, (_c, label, _n) in COLUMNS.items()]
+        chosen = await self.app.push_screen_wait(ColumnChooser(columns, self.columns))
+        if chosen:
+            self.columns = chosen
+            await self.call(set_preference, self.vapp.db, self.vapp.actor, "order_columns", chosen)
+            self._build_columns()
+            await self.reload()
+
+    @work(group="dialogs")
+    async def action_sort_column(self) -> None:
+        choices = [(key, _(COLUMNS[key][1]), True) for key in self.columns]
+        key = await self.app.push_screen_wait(ChoiceDialog(_("Sort by"), choices))
+        if key:
+            await self._sort_by(key)
+
+    @work(group="dialogs")
+    async def action_new_order(self) -> None:
+        from verkstad.orders.service import create_order
+        from verkstad.screens.order_form import OrderScreen
+
+        created: list[int] = []
+
+        async def save(values: dict[str, str]) -> bool:
+            number = values["customer"].strip()
+            if not number.isdigit():
+                self.notify(
+                    _("Customer number: enter the customer's number (F2 finds it)"),
+                    severity="error",
+                )
+                return False
+            order = await self.call(
+                create_order, self.vapp.db, self.vapp.actor, int(number), values["vehicle"] or None
+            )
+            if order is not None:
+                created.append(order.number)
+            return order is not None
+
+        fields = [("customer", _("Customer number"), ""), ("vehicle", _("Registration number"), "")]
+        await self.app.push_screen_wait(FormDialog(_("New order"), fields, save))
+        if created:
+            await self.app.push_screen(OrderScreen(created[0]))
+
+    async def on_screen_resume(self) -> None:
+        if self.is_mounted and self.query(DataTable):
+            await self.load_page()
