@@ -50,7 +50,13 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _unicode_lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # SQLite's own lower() folds ASCII only ("Öberg" would not match "öberg").
+    dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")

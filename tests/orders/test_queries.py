@@ -100,3 +100,13 @@ def test_no_row_lost_or_repeated_while_orders_are_added(seeded, admin, key, desc
 def test_unknown_sort_is_refused(seeded):
     with pytest.raises(ValidationError, match="Sort"):
         list_orders(seeded, sort="secret")
+
+
+def test_search_folds_non_ascii_case(db, admin):
+    from verkstad.orders.service import search_customers
+
+    number = customer(db, admin, "Åsa Öberg")
+    service.create_order(db, admin, number)
+    for term in ("öberg", "ÖBERG", "åsa", "A\u030asa"):  # the last is "åsa" typed decomposed (NFD)
+        assert [r.customer_number for r in _all(db, flt=OrderFilter(text=term))] == [number], term
+        assert [c.number for c in search_customers(db, term)] == [number], term

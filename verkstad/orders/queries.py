@@ -9,6 +9,7 @@ column is read in two index-friendly phases, values then NULLs.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,7 +142,7 @@ def _conditions(f: OrderFilter) -> list[ColumnElement[bool]]:
         where.append(o.created_at < f.created_to)
     if f.payment_method is not None:
         where.append(o.payment_method == f.payment_method.value)
-    term = f.text.strip()
+    term = unicodedata.normalize("NFC", f.text).strip()
     if term:
         matches: list[ColumnElement[bool]] = [
             o.customer_id.in_(

@@ -8,6 +8,7 @@ their own unit of work.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -166,7 +167,7 @@ def get_customer(db: Database, number: int) -> CustomerView:
 def search_customers(db: Database, text: str = "", limit: int = 50) -> list[CustomerView]:
     """By name, customer number, phone as the customer says it, or registration number."""
     query = select(Customer)
-    term = text.strip()
+    term = unicodedata.normalize("NFC", text).strip()
     if term:
         conditions = [func.lower(Customer.name).contains(term.lower())]
         if term.isdigit():

@@ -1,0 +1,129 @@
+"""The order list and the order screen driven with the keyboard, as staff use them."""
+
+from textual.widgets import DataTable, Input, Static
+
+from tests.helpers import customer, order_with_lines
+from tests.screens.conftest import wait_until
+from verkstad.orders import service
+from verkstad.orders.status import OrderStatus
+from verkstad.screens.order_form import OrderScreen
+from verkstad.screens.order_list import OrderListScreen
+
+
+def _rows(table: DataTable) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_list_shows_orders_and_filters_by_text(db, admin, make_app):
+    order = order_with_lines(db, admin, customer(db, admin, "Åsa Öberg"))
+    service.create_order(db, admin, customer(db, admin, "Bo Ek"))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, OrderListScreen))
+        table = app.screen.query_one("#orders", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2, "two orders listed")
+        assert _rows(table)[1][:3] == [str(order.number), "10001", "Åsa Öberg"]
+        await pilot.press("slash", *"öberg")
+        await wait_until(pilot, lambda: table.row_count == 1, "the filtered list")
+        assert _rows(table)[0][2] == "Åsa Öberg"
+
+
+async def test_bad_date_filter_says_so_and_keeps_the_list(db, admin, make_app):
+    order_with_lines(db, admin)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#orders", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1)
+        app.screen.query_one("#received-from", Input).value = "2026-13-40"
+        status = app.screen.query_one("#list-status", Static)
+        await wait_until(pilot, lambda: "YYYY-MM-DD" in str(status.render()), "the date message")
+        assert table.row_count == 1
+
+
+async def test_open_add_line_complete_and_locked(db, admin, make_app):
+    order = order_with_lines(db, admin)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#orders", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1)
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen.order is not None
+        )
+        screen = app.screen
+        lines = screen.query_one("#lines", DataTable)
+        assert lines.row_count == 2
+        assert "3\u00a0812,00" in str(
+            screen.query_one("#totals", Static).render()
+        ) or "3,812.00" in str(screen.query_one("#totals", Static).render())
+
+        await pilot.press("a")  # add a line through the dialog
+        await wait_until(pilot, lambda: app.screen is not screen, "the line dialog")
+        app.screen.query_one("#description", Input).value = "Torkarblad"
+        app.screen.query_one("#quantity", Input).value = "2"
+        app.screen.query_one("#unit_price", Input).value = "abc"
+        await pilot.press("f10")
+        await wait_until(
+            pilot, lambda: any("Unit price" in n.message for n in app._notifications), "refusal"
+        )
+        assert app.screen is not screen  # the dialog stays open with the typed values
+        app.screen.query_one("#unit_price", Input).value = "249"
+        await pilot.press("f10")
+        await wait_until(
+            pilot, lambda: app.screen is screen and lines.row_count == 3, "the new line"
+        )
+
+        await pilot.press("ctrl+k")  # Klarmarkera
+        await wait_until(
+            pilot, lambda: screen.order is not None and screen.order.status == OrderStatus.DONE
+        )
+
+    with db.session() as s:  # another counter sent a payment request meanwhile
+        service.lock_order(s, order.number).status = OrderStatus.MPAY
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(
+            pilot,
+            lambda: (
+                app.screen.query("#orders")
+                and app.screen.query_one("#orders", DataTable).row_count == 1
+            ),
+        )
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen.order is not None
+        )
+        screen = app.screen
+        assert screen.has_class("locked")
+        assert "Cancel" in str(screen.query_one("#lock-banner", Static).render())
+        assert screen.check_action("add_line", ()) is None
+        await pilot.press("a", "delete")
+        await pilot.pause()
+        assert screen.query_one("#lines", DataTable).row_count == 3
+    assert len(service.get_order(db, order.number).lines) == 3
+
+
+async def test_function_menu_greys_what_the_status_forbids(db, admin, make_app):
+    order_with_lines(db, admin)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query_one("#orders", DataTable).row_count == 1)
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen.order is not None
+        )
+        await pilot.press("f9")
+        from textual.widgets import OptionList
+
+        await wait_until(pilot, lambda: bool(app.screen.query(OptionList)), "the menu")
+        options = app.screen.query_one(OptionList)
+        enabled = {
+            options.get_option_at_index(i).id
+            for i in range(options.option_count)
+            if not options.get_option_at_index(i).disabled
+        }
+        assert (
+            "complete" in enabled
+            and "send_payment" not in enabled
+            and "cancel_payment" not in enabled
+        )
