@@ -1,4 +1,4 @@
-"""Settings: file, then environment, then CLI; broken files named with line and key; secrets masked."""
+"""Settings: file, then environment, then CLI; a broken file is named with line and key."""
 
 import pytest
 

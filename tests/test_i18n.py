@@ -1,4 +1,4 @@
-"""The catalogues are complete and current with the code (run `python -m verkstad.i18n_catalogue update`)."""
+"""The catalogues are complete and current (`python -m verkstad.i18n_catalogue update`)."""
 
 from verkstad.i18n import _, set_language
 from verkstad.i18n_catalogue import problems
