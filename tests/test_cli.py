@@ -88,7 +88,7 @@ def test_whole_order_flow(cli):
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_1(cli, args, message):
-    code, out, err = cli(*args)
+    code, _out, err = cli(*args)
     assert code == 1
     assert err == f"Error: {message}\n" or (err.startswith("Error: ") and message in err)
     assert err.count("\n") == 1 and "Traceback" not in err
