@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and tests."""
 
+import verkstad.ledger.models  # noqa: F401  (the books' tables)
 from verkstad.audit import AuditEvent
 from verkstad.mpay.models import (
     PaymentChannel,
