@@ -51,3 +51,11 @@ def test_postgres_from_empty(pg_url):
     db = Database(pg_url)
     _check(db)
     db.dispose()
+
+
+def test_head_revision_is_alembics_head():
+    from alembic.script import ScriptDirectory
+
+    from verkstad.db import MIGRATIONS, head_revision
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
@@ -148,7 +148,24 @@ def alembic_config(engine: Engine) -> Any:
     return cfg
 
 
+def head_revision() -> str:
+    """The newest migration: revision ids are the files' four-digit prefixes (0001, 0002, …)."""
+    return max(p.name[:4] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the schema is current, without importing Alembic (it costs start-up time)."""
+    try:
+        with engine.connect() as conn:
+            current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except (OperationalError, ProgrammingError):  # no alembic_version table yet
+        return False
+    return current == head_revision()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    if revision == "head" and _at_head(engine):
+        return
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
