@@ -35,7 +35,7 @@ from verkstad.mpay.providers.base import (
     ProviderUnavailable,
 )
 from verkstad.mpay.providers.base import PaymentRequest as ProviderRequest
-from verkstad.mpay.status import LIVE, PaymentState
+from verkstad.mpay.status import LIVE, STATE_LABELS, PaymentState
 from verkstad.mpay.views import CAPTURE_WINDOW, PaymentView, payment_view
 from verkstad.orders import fields as F
 from verkstad.orders.models import Customer, Order, OrderLine
@@ -559,11 +559,40 @@ def cancel(db: Database, providers: Providers, actor: Actor, order_number: int) 
     return _run_cancel(db, providers, actor, op_id)
 
 
+def cancel_request(
+    db: Database, providers: Providers, actor: Actor, request_id: int
+) -> PaymentView:
+    """Cancel an open request from the payments list. A free request (a deposit asked from the
+    customer card) just stops working; an order's request is cancelled as the order's, which
+    opens the order again."""
+    with db.session() as s:
+        req = s.exec(
+            select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update()
+        ).first()
+        if req is None:
+            raise NotFoundError(_("There is no payment {id}.").format(id=request_id))
+        state = PaymentState(req.state)
+        if state not in LIVE:
+            raise DomainError(
+                _("Payment {ref} is {state}; only an open request can be cancelled.").format(
+                    ref=req.reference, state=_(STATE_LABELS[state])
+                )
+            )
+        order = s.get(Order, req.order_id) if req.order_id else None
+        op_id = None if order else _pending(s, req, "cancel") or _operation(s, actor, req, "cancel")
+    if order is not None:
+        return cancel(db, providers, actor, order.number)
+    assert op_id is not None
+    reach("cancel.after_commit")
+    return _run_cancel(db, providers, actor, op_id)
+
+
 def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) -> PaymentView:
     with db.read() as s:
         op = s.get(PaymentOperation, op_id)
         assert op is not None
-        req = s.get(PaymentRequest, op.request_id)
+        request_id = op.request_id  # read now: the read session expires what it loaded
+        req = s.get(PaymentRequest, request_id)
         assert req is not None
         wire = _provider_request(s, req)
         ref, provider_name, key = req.provider_ref, req.provider, op.idempotency_key
@@ -579,7 +608,7 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
         if status is not None and status.state in PAID_STATES:
             refund_due = status.captured_minor - status.refunded_minor
             with db.session() as s:
-                req = _request_for_update(s, op.request_id)
+                req = _request_for_update(s, request_id)
                 apply_status(s, actor, req, status)
                 refund_id = _pending(s, req, "refund") or _operation(
                     s, actor, req, "refund", refund_due, _("cancelled after payment")
@@ -587,7 +616,7 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
             status = _run_refund_call(db, providers, actor, refund_id)
     except ProviderUnavailable as e:
         with db.session() as s:
-            _event(s, _request_for_update(s, op.request_id), actor, "unknown_outcome", str(e))
+            _event(s, _request_for_update(s, request_id), actor, "unknown_outcome", str(e))
         raise DomainError(
             _(
                 "The payment provider did not answer ({detail}). The order stays locked until the "
@@ -595,7 +624,7 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
             ).format(detail=e)
         ) from None
     with db.session() as s:
-        req = _request_for_update(s, op.request_id)
+        req = _request_for_update(s, request_id)
         operation = s.get(PaymentOperation, op_id)
         assert operation is not None
         if status is None:  # the provider never got it: nothing to cancel there
@@ -757,6 +786,15 @@ def refund(
         return _view(s, req)
 
 
+def request_by_provider_ref(db: Database, provider: str, provider_ref: str) -> int | None:
+    with db.read() as s:
+        return s.exec(
+            select(PaymentRequest.id).where(
+                PaymentRequest.provider == provider, PaymentRequest.provider_ref == provider_ref
+            )
+        ).first()
+
+
 def request_of_order(db: Database, order_number: int) -> int:
     """The id of an order's latest payment request (for refund by order number)."""
     with db.read() as s:
@@ -845,8 +883,22 @@ def _finish_refund(db: Database, providers: Providers, actor: Actor, op_id: int)
         apply_status(s, actor, _request_for_update(s, op.request_id), status, "refunded")
 
 
-def poll(db: Database, providers: Providers, actor: Actor = SYSTEM) -> list[PaymentView]:
-    """Refresh every live request that the provider knows (the scheduler runs this)."""
+def poll_due(req: PaymentRequest, at: datetime) -> bool:
+    """Backoff: a fresh request is asked every poll, an older one less and less often."""
+    age = at - req.created_at
+    since = at - req.updated_at
+    if age < timedelta(minutes=5):
+        return True
+    if age < timedelta(hours=1):
+        return since >= timedelta(seconds=30)
+    return since >= timedelta(minutes=5)
+
+
+def poll(
+    db: Database, providers: Providers, actor: Actor = SYSTEM, force: bool = False
+) -> list[PaymentView]:
+    """Refresh the live requests that are due (all with ``force``); the scheduler runs it."""
+    at = now()
     with db.read() as s:
         ids = [
             r.id
@@ -856,6 +908,7 @@ def poll(db: Database, providers: Providers, actor: Actor = SYSTEM) -> list[Paym
                     col(PaymentRequest.provider_ref).is_not(None),
                 )
             )
+            if force or poll_due(r, at)
         ]
     views = []
     for request_id in ids:
@@ -865,6 +918,53 @@ def poll(db: Database, providers: Providers, actor: Actor = SYSTEM) -> list[Paym
         except DomainError:
             continue  # the next poll tries again
     return views
+
+
+def expire_due(db: Database, providers: Providers, actor: Actor = SYSTEM) -> list[PaymentView]:
+    """End every request past its lifetime: ask the provider first (it may have been paid),
+    and if it is still open there, cancel it so the link dies; the order returns to KLART."""
+    with db.read() as s:
+        due = [
+            r.id
+            for r in s.exec(
+                select(PaymentRequest).where(
+                    col(PaymentRequest.state).in_(
+                        [x.value for x in LIVE if x not in (P.CREATING, P.RESERVED)]
+                    ),
+                    col(PaymentRequest.expires_at) < now(),
+                )
+            )
+        ]
+    ended = []
+    for request_id in due:
+        assert request_id is not None
+        try:
+            view = refresh(db, providers, actor, request_id)
+            if view.state in LIVE:
+                view = _expire_at_provider(db, providers, actor, request_id)
+        except DomainError:
+            continue
+        ended.append(view)
+    return ended
+
+
+def _expire_at_provider(
+    db: Database, providers: Providers, actor: Actor, request_id: int
+) -> PaymentView:
+    with db.read() as s:
+        req = s.get(PaymentRequest, request_id)
+        assert req is not None and req.provider_ref is not None
+        ref, name = req.provider_ref, req.provider
+    try:
+        status = providers(name).cancel(ref, new_key())
+    except ProviderRefused:
+        status = providers(name).status(ref)
+    with db.session() as s:
+        req = _request_for_update(s, request_id)
+        if status.state == P.CANCELLED:
+            status = ProviderStatus(**{**status.__dict__, "state": P.EXPIRED})
+        apply_status(s, actor, req, status, "expired")
+        return _view(s, req)
 
 
 def capture_due(
