@@ -5,10 +5,10 @@ A failure becomes a DomainError so the outbox retries it with backoff.
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from verkstad.config import Settings
 from verkstad.errors import DomainError
