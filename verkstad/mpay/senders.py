@@ -37,9 +37,8 @@ def send_email(settings: Settings, message: OutboxMessage) -> None:
     mail["To"] = message.recipient
     mail["Subject"] = message.subject
     # The same message always has the same id, so a resend after a crash is recognisable.
-    mail["Message-ID"] = make_msgid(
-        idstring=message.dedupe_key.replace(":", "."), domain="verkstad"
-    )
+    digest = hashlib.sha256(message.dedupe_key.encode()).hexdigest()[:32]
+    mail["Message-ID"] = f"<{digest}@outbox.verkstad>"
     mail.set_content(message.body)
     try:
         if smtp.security == "ssl":
