@@ -34,7 +34,7 @@ from verkstad.i18n import _
 from verkstad.ledger.accounts import load_chart
 from verkstad.ledger.journal import Row, add_verification, merged, negate, rows_of
 from verkstad.ledger.models import CreditNote, CreditNoteLine, Verification
-from verkstad.ledger.posting import amount_rows, order_lines
+from verkstad.ledger.posting import amount_rows, counterparty, order_lines
 from verkstad.money import Money
 from verkstad.mpay.models import PaymentOperation, PaymentRequest
 from verkstad.mpay.status import PaymentState
@@ -231,8 +231,11 @@ def _book_credit(
 ) -> CreditView:
     assert order.id is not None and order.invoice_number is not None
     number = take_number(s, "invoice")
-    text = _("Credit note {credit} for invoice {invoice}, order {order}").format(
-        credit=number, invoice=order.invoice_number, order=order.number
+    text = _("Credit note {credit} for invoice {invoice}, order {order}, {customer}").format(
+        credit=number,
+        invoice=order.invoice_number,
+        order=order.number,
+        customer=counterparty(s, order),
     )
     verification = add_verification(
         s, actor, "credit", today(), text, list(plan.rows), order.id, number

@@ -20,7 +20,7 @@ from verkstad.errors import DomainError, ValidationError
 from verkstad.i18n import _
 from verkstad.ledger.accounts import SALES_KINDS, Chart, load_chart
 from verkstad.ledger.journal import Row, RowView, add_verification, merged
-from verkstad.orders.models import Order, OrderLine
+from verkstad.orders.models import Customer, Order, OrderLine
 from verkstad.orders.service import company_row, lock_order, transition
 from verkstad.orders.status import Action, OrderStatus, PaymentMethod, next_status
 from verkstad.orders.totals import Totals, compute_totals, line_net
@@ -74,6 +74,15 @@ def invoice_rows(
 def order_lines(s: Session, order: Order) -> list[OrderLine]:
     query = select(OrderLine).where(OrderLine.order_id == order.id)
     return list(s.exec(query.order_by(col(OrderLine.position))))
+
+
+def counterparty(s: Session, order: Order) -> str:
+    """The customer as a voucher names them (BFL 5:7): number and name, as SIE can hold it."""
+    from verkstad.ledger.sie import book_text
+
+    customer = s.get(Customer, order.customer_id)
+    assert customer is not None
+    return f"{customer.number} {book_text(customer.name)}".strip()
 
 
 def _method_to_post(order: Order) -> PaymentMethod:
@@ -140,8 +149,11 @@ def post_order(
         chart = load_chart(s)
         rows = invoice_rows(lines, company.round_to_whole, method, chart)
         invoice_number = take_number(s, "invoice")
-        text = _("Invoice {invoice}, order {order}, {method}").format(
-            invoice=invoice_number, order=order_number, method=method.value
+        text = _("Invoice {invoice}, order {order}, {customer}, {method}").format(
+            invoice=invoice_number,
+            order=order_number,
+            customer=counterparty(s, order),
+            method=method.value,
         )
         verification = add_verification(
             s, actor, "invoice", today(), text, rows, order.id, invoice_number
