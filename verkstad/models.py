@@ -10,11 +10,13 @@ from verkstad.mpay.models import (
     PaymentRequest,
 )
 from verkstad.mpay.notify import OutboxMessage
+from verkstad.mpay.scheduler import JOBS_TABLE
 from verkstad.orders.models import Company, Customer, Order, OrderLine, Vehicle
 from verkstad.series import Series
 from verkstad.users import User
 
 __all__ = [
+    "JOBS_TABLE",
     "AuditEvent",
     "Company",
     "Customer",

@@ -47,3 +47,20 @@ def test_one_scheduler_per_sqlite_file(db):
 @pytest.mark.postgres
 def test_one_scheduler_across_processes_on_postgres(pg_db):
     _check(pg_db.url)
+
+
+async def test_scheduler_persists_its_jobs_in_the_migrated_table(db):
+    from sqlalchemy import text
+
+    from verkstad.config import Settings
+    from verkstad.mpay.scheduler import JOBS, build_scheduler, stop
+
+    scheduler = build_scheduler(db, Settings(), asyncio=True)
+    scheduler.start(paused=True)
+    try:
+        with db.engine.connect() as conn:
+            ids = set(conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars())
+        assert ids == {func.__name__ for func, _every in JOBS}
+    finally:
+        scheduler.shutdown(wait=False)
+        stop(db)

@@ -17,8 +17,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Column, Connection, Float, LargeBinary, Table, Unicode, text
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
 from verkstad.config import Settings
 from verkstad.db import Database
@@ -26,6 +27,16 @@ from verkstad.errors import DomainError
 from verkstad.mpay.gateway import Providers
 
 log = logging.getLogger(__name__)
+
+# APScheduler's job store, declared here so the migrations create it (APScheduler only
+# checks that it exists) and the schema check covers it.
+JOBS_TABLE = Table(
+    "apscheduler_jobs",
+    SQLModel.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
 ADVISORY_KEY = 7_461_133  # "verkstad scheduler" for pg_try_advisory_lock
 CAPTURE_WINDOW_MINUTES = 15
 
@@ -152,7 +163,7 @@ def build_scheduler(db: Database, settings: Settings, asyncio: bool = False) -> 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     _runtimes[db.url] = Runtime(db, settings)
-    store = SQLAlchemyJobStore(engine=db.engine, tablename="apscheduler_jobs")
+    store = SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE.name)
     kind = AsyncIOScheduler if asyncio else BlockingScheduler
     scheduler = kind(
         jobstores={"default": store}, job_defaults={"coalesce": True, "max_instances": 1}

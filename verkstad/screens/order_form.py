@@ -468,7 +468,19 @@ class OrderScreen(ServiceScreen):
         await self.reload()
 
     async def action_post(self) -> None:
-        self.notify(_("Posting is not available in this version."), severity="warning")
+        from verkstad.ledger.posting import post_order
+
+        assert self.order is not None
+        posted = await self.call(
+            post_order, self.vapp.db, self.vapp.actor, self.number, self.order.version
+        )
+        if posted is not None:
+            self.notify(
+                _("Order {n} is posted: invoice {invoice}, verification {ver}.").format(
+                    n=self.number, invoice=posted.invoice_number, ver=posted.verification_number
+                )
+            )
+        await self.reload()
 
     async def action_print_invoice(self) -> None:
         self.notify(_("Printing is not available in this version."), severity="warning")
@@ -478,8 +490,36 @@ class OrderScreen(ServiceScreen):
             _("Sending invoices by e-mail is not available in this version."), severity="warning"
         )
 
+    @work(group="dialogs")
     async def action_credit(self) -> None:
-        self.notify(_("Crediting is not available in this version."), severity="warning")
+        from verkstad.ledger.credit import credit_order
+
+        order = self.order
+        assert order is not None
+        question = _(
+            "Credit invoice {invoice}? A credit note is booked, an M-Pay payment is refunded to "
+            "the customer, and a copy of the order opens for changes."
+        ).format(invoice=order.invoice_number)
+        if not await self.app.push_screen_wait(ConfirmDialog(question)):
+            return
+        credit = await self.call(
+            credit_order,
+            self.vapp.db,
+            self.vapp.providers,
+            self.vapp.actor,
+            self.number,
+            None,
+            order.version,
+        )
+        await self.reload()
+        if credit is not None:
+            self.notify(
+                _("Credit note {n} for invoice {invoice} is booked.").format(
+                    n=credit.number, invoice=credit.original_invoice_number
+                )
+            )
+            if credit.copy_order_number:
+                self.app.push_screen(OrderScreen(credit.copy_order_number))
 
     # ------------------------------------------------------------ lines
 
