@@ -90,25 +90,18 @@ def test_4e_has_chart_year_and_balances_that_add_up(db, admin, company):
     assert {"1931", "1930", "2641", "6064", "6570"} <= set(sie.accounts)
 
 
+def view(number: int, text: str, rows: list[RowView]) -> VerificationView:
+    at = datetime(2025, 3, 14, tzinfo=UTC)
+    return VerificationView(number, at.date(), "invoice", text, None, None, at, "admin", rows)
+
+
 def test_texts_round_trip_with_quotes_nordic_letters_and_length():
     texts = [
         'Faktura 7 "akut" – Østen Ærø, Åsa Öberg & Ägir\\Co €100',
         "x" * 300 + " åäö",
     ]
-    vouchers = [
-        VerificationView(
-            i,
-            date(2025, 3, 14),
-            "invoice",
-            text,
-            None,
-            None,
-            datetime(2025, 3, 14, tzinfo=UTC),
-            "admin",
-            [RowView("1930", "", 12345), RowView("3001", "", -12345)],
-        )  # fmt: skip
-        for i, text in enumerate(texts, 1)
-    ]
+    rows = [RowView("1930", "", 12345), RowView("3001", "", -12345)]
+    vouchers = [view(i, text, rows) for i, text in enumerate(texts, 1)]
     header = SieHeader("Verkstad AB", "556677-8899", "SEK", date(2025, 3, 14), "4e", "A")
     out = io.BytesIO()
     write_sie(out, header, {"1930": "Företagskonto", "3001": "Försäljning"}, vouchers)
@@ -121,13 +114,10 @@ def test_texts_round_trip_with_quotes_nordic_letters_and_length():
 
 
 def test_what_cp437_cannot_hold_is_refused_not_garbled():
-    view = VerificationView(
-        9, date(2025, 3, 14), "invoice", "Заказ", None, None,
-        datetime(2025, 3, 14, tzinfo=UTC), "admin", [],
-    )  # fmt: skip
+    russian = view(9, "Заказ", [])
     header = SieHeader("Verkstad AB", "556677-8899", "SEK", date(2025, 3, 14), "4i", "A")
     with pytest.raises(SieEncodingError, match=r"Verification 9.*U\+0417"):
-        write_sie(io.BytesIO(), header, {}, [view])
+        write_sie(io.BytesIO(), header, {}, [russian])
 
 
 def test_export_needs_company_name_and_org_number(db, admin):
