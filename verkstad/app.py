@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -64,12 +64,19 @@ class VerkstadApp(App[None]):
     COMMANDS = {ActionCommands}  # noqa: RUF012 - Textual's own class attribute
 
     def __init__(
-        self, db: Database, actor: Actor, settings: Settings, pick_user: bool = False
+        self,
+        db: Database,
+        actor: Actor,
+        settings: Settings,
+        pick_user: bool = False,
+        scheduler: bool = True,
     ) -> None:
         super().__init__()
         self.db, self.actor, self.settings = db, actor, settings
         self.providers = Providers(settings)
         self.pick_user = pick_user
+        self.run_scheduler = scheduler
+        self._scheduler: Any = None
         self.company_country = "SE"
         self.staff_may_refund = True
         self._notified: set[int] = set()
@@ -97,7 +104,13 @@ class VerkstadApp(App[None]):
         await self.push_screen(OrderListScreen())
         if self.pick_user and not self.exit_after_first_paint:
             self.run_worker(self._pick_user())
-        self.set_interval(self.settings.poll_interval_seconds, self._background)
+        if self.run_scheduler and not self.exit_after_first_paint:
+            from verkstad.mpay.scheduler import build_scheduler
+
+            scheduler = build_scheduler(self.db, self.settings, asyncio=True)
+            scheduler.start()
+            self._scheduler = scheduler
+        self.set_interval(self.settings.poll_interval_seconds, self._notify_paid)
 
     async def _pick_user(self) -> None:
         from verkstad.screens.dialogs import ChoiceDialog
@@ -114,12 +127,10 @@ class VerkstadApp(App[None]):
             self.actor = Actor(chosen["name"], Role(chosen["role"]))
             self.sub_title = self.actor.name
 
-    async def _background(self) -> None:
-        """Poll open payment requests and tell their sender when one is paid, wherever they are."""
+    async def _notify_paid(self) -> None:
+        """Tell the sender when one of their payments is paid, wherever they are in the app."""
         from verkstad.mpay.payments import PaymentFilter, list_payments
-        from verkstad.mpay.service import poll
 
-        await call_service(self, poll, self.db, self.providers, self.actor)
         _ok, paid = await call_service(
             self, list_payments, self.db, self.actor, PaymentFilter(mine=True, unread_paid=True), 20
         )
@@ -145,12 +156,24 @@ class VerkstadApp(App[None]):
             await self.screen.reload()
 
     async def action_customers(self) -> None:
-        self.notify(
-            _("The customer register is not available in this version."), severity="warning"
-        )
+        from verkstad.screens.customers import CustomersScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, CustomersScreen):
+                while self.screen is not screen:
+                    self.pop_screen()
+                return
+        await self.push_screen(CustomersScreen())
 
     async def action_payments(self) -> None:
-        self.notify(_("The payments list is not available in this version."), severity="warning")
+        from verkstad.screens.payments import PaymentsScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, PaymentsScreen):
+                while self.screen is not screen:
+                    self.pop_screen()
+                return
+        await self.push_screen(PaymentsScreen())
 
     def action_help(self) -> None:
         from verkstad.screens.help import HelpScreen
@@ -169,4 +192,9 @@ class VerkstadApp(App[None]):
         yield SystemCommand(_("Help"), _("All keys and actions"), self.action_help)
 
     def on_unmount(self) -> None:
+        if self._scheduler is not None:
+            from verkstad.mpay.scheduler import stop
+
+            self._scheduler.shutdown(wait=False)
+            stop(self.db)
         self.providers.close()

@@ -22,7 +22,12 @@ def make_app(db):
     from verkstad.app import VerkstadApp
 
     def build(actor: Actor | None = None, **settings: object) -> VerkstadApp:
-        return VerkstadApp(db, actor or Actor("admin", Role.ADMIN), Settings(**settings))  # type: ignore[arg-type]
+        return VerkstadApp(
+            db,
+            actor or Actor("admin", Role.ADMIN),
+            Settings(**settings),
+            scheduler=False,  # type: ignore[arg-type]
+        )
 
     return build
 

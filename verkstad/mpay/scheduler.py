@@ -21,6 +21,7 @@ from sqlalchemy import Column, Connection, Float, LargeBinary, Table, Unicode, t
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
+from verkstad.clock import now
 from verkstad.config import Settings
 from verkstad.db import Database
 from verkstad.errors import DomainError
@@ -161,6 +162,7 @@ def build_scheduler(db: Database, settings: Settings, asyncio: bool = False) -> 
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.util import undefined
 
     _runtimes[db.url] = Runtime(db, settings)
     store = SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE.name)
@@ -178,6 +180,8 @@ def build_scheduler(db: Database, settings: Settings, asyncio: bool = False) -> 
             id=func.__name__,
             replace_existing=True,
             misfire_grace_time=seconds[every],
+            # reconcile at start too: finish what a crash left open before anything else
+            next_run_time=now() if func is reconcile_payments else undefined,
         )
     return scheduler
 
