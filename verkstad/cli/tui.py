@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+
+import typer
+
 from verkstad.cli.common import Context, info
+from verkstad.errors import DomainError
 from verkstad.i18n import _
 
 DEMO_ORDERS = 20_000
@@ -15,7 +23,8 @@ def open_tui(c: Context) -> None:
 
 
 def open_demo(c: Context) -> None:
-    """The demo database in the data dir, seeded once, then the TUI on it."""
+    """The demo database in the data dir (seeded once), the sandbox if none is running,
+    then the TUI; quitting stops the sandbox if the demo started it."""
     from verkstad.config import data_dir
     from verkstad.demo import seed
     from verkstad.orders.service import count_orders
@@ -25,4 +34,53 @@ def open_demo(c: Context) -> None:
     if count_orders(c.db) == 0:
         info(_("Creating the demo workshop (once)…"))
         seed(c.db, DEMO_ORDERS)
-    open_tui(c)
+    try:
+        sandbox = start_sandbox(c.settings.sandbox_url)
+    except DomainError as e:  # the counter still works; only payments will say why not
+        typer.echo(str(e), err=True)
+        sandbox = None
+    try:
+        open_tui(c)
+    finally:
+        if sandbox is not None:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start_sandbox(url: str) -> subprocess.Popen[bytes] | None:
+    """Start the provider sandbox in the background unless one answers at ``url``."""
+    from urllib.parse import urlsplit
+
+    from verkstad.config import data_dir
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    if _listening(host, port):
+        return None
+    data_dir().mkdir(parents=True, exist_ok=True)
+    log = (data_dir() / "sandbox.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "verkstad", "sandbox", "serve", "--host", host, "--port", str(port)],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 15
+    while not _listening(host, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise DomainError(
+                _("The payment sandbox did not start; see {log}.").format(
+                    log=data_dir() / "sandbox.log"
+                )
+            )
+        time.sleep(0.1)
+    return process
