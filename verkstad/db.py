@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.types import TypeDecorator
@@ -108,6 +108,17 @@ class Database:
                 raise DatabaseUnavailable(str(e.orig)) from e
             finally:
                 session.rollback()
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A plain connection for hot read paths (the order list), lighter than a Session."""
+        with self.read_engine.connect() as conn:
+            try:
+                yield conn
+            except OperationalError as e:
+                raise DatabaseUnavailable(str(e.orig)) from e
+            finally:
+                conn.rollback()
 
     def upgrade(self) -> None:
         upgrade(self.engine)
