@@ -140,7 +140,22 @@ def _utc(value: str | datetime | None) -> datetime | None:
 def _row(r: Any) -> OrderRow:
     created = _utc(r[11])
     assert created is not None
-    return OrderRow(*r[:9], bool(r[9]), _utc(r[10]), created, r[12])
+    id_, number, cust_no, name, reg, status, total, currency, method = r[:9]
+    return OrderRow(
+        id_,
+        number,
+        cust_no,
+        name,
+        reg,
+        status,
+        total,
+        currency,
+        method,
+        bool(r[9]),
+        _utc(r[10]),
+        created,
+        r[12],
+    )
 
 
 def _base() -> Select[Any]:
