@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from tests.ledger.conftest import klart, paid_by_mobile
+from tests.ledger.builders import klart, paid_by_mobile
 from verkstad import failpoints
 from verkstad.errors import DomainError, NotFoundError
 from verkstad.ledger.credit import credit_order

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from tests.helpers import order_with_lines
-from tests.ledger.conftest import klart, paid_by_mobile
+from tests.ledger.builders import klart, paid_by_mobile
 from verkstad import failpoints
 from verkstad.errors import ConflictError, DomainError, PermissionDenied, ValidationError
 from verkstad.ledger.accounts import get_chart, set_account

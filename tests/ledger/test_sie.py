@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from freezegun import freeze_time
 
-from tests.ledger.conftest import klart
+from tests.ledger.builders import klart
 from verkstad.ledger.credit import credit_order
 from verkstad.ledger.journal import RowView, VerificationView
 from verkstad.ledger.posting import post_order
