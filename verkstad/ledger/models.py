@@ -115,7 +115,7 @@ class SettledPayment(SQLModel, table=True):
 
     __tablename__ = "settled_payments"
     __table_args__ = (
-        UniqueConstraint("provider", "payout_id", "reference", "kind", name="ux_settled_once"),
+        UniqueConstraint("provider", "payout_id", "line_key", name="ux_settled_once"),
     )
     id: int | None = Field(default=None, primary_key=True)
     import_id: int = Field(foreign_key="settlement_imports.id", index=True)
@@ -123,6 +123,7 @@ class SettledPayment(SQLModel, table=True):
     payment_request_id: int = Field(foreign_key="payment_requests.id", index=True)
     provider: str = Field(max_length=20)
     payout_id: str = Field(max_length=100)
+    line_key: str = Field(max_length=200)  # the movement within the payout (kind, id, time, amount)
     reference: str = Field(max_length=100)
     kind: str = Field(max_length=10)  # payment | refund
     gross_minor: int

@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('payment_request_id', sa.Integer(), nullable=False),
     sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('payout_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('line_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('gross_minor', sa.Integer(), nullable=False),
@@ -100,7 +101,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['payment_request_id'], ['payment_requests.id'], ),
     sa.ForeignKeyConstraint(['verification_id'], ['verifications.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('provider', 'payout_id', 'reference', 'kind', name='ux_settled_once')
+    sa.UniqueConstraint('provider', 'payout_id', 'line_key', name='ux_settled_once')
     )
     with op.batch_alter_table('settled_payments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_settled_payments_import_id'), ['import_id'], unique=False)
