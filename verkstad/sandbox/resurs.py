@@ -64,7 +64,7 @@ def error(status: int, code: str, message: str) -> Response:
 
 class ResursEmulator:
     name = "resurs"
-    methods = tuple(CHOICES)
+    methods: tuple[str, ...] = tuple(CHOICES)
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
@@ -379,6 +379,9 @@ class ResursEmulator:
         body = await read_json(request) if raw else {}
         if not isinstance(body, dict):
             return error(400, "VALIDATION_ERROR", "The request body is not valid JSON.")
+        if action == "CANCEL" and p.state == "TASK_REDIRECTION_REQUIRED":
+            self._reject(p, "CANCELED")  # before the customer signed: the link dies
+            return json_response(self.render(p))
         a = p.doc["amounts"]
         eligible = {
             "CAPTURE": a["authorized"] - a["captured"] - a["canceled"],

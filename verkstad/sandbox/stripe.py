@@ -69,7 +69,7 @@ def unix(at: datetime) -> int:
 
 class StripeEmulator:
     name = "stripe"
-    methods = ("card",)
+    methods: tuple[str, ...] = ("card",)
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
@@ -110,7 +110,9 @@ class StripeEmulator:
         if saved is None:
             return params, key, None
         if saved.request_hash == request_hash:
-            return params, key, replay(saved)
+            replayed = replay(saved)
+            replayed.headers["Idempotent-Replayed"] = "true"
+            return params, key, replayed
         return (
             params,
             key,

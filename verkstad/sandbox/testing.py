@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import httpx
 import uvicorn
 
 from verkstad.config import Settings
-from verkstad.sandbox.core import Sandbox
+from verkstad.sandbox.core import Sandbox, SandboxError
 from verkstad.sandbox.server import bind, make_config
 
 
@@ -47,7 +48,8 @@ class RunningSandbox:
 
     def control(self, method: str, path: str, json: Any = None) -> Any:
         response = self.client.request(method, path, json=json)
-        response.raise_for_status()
+        if response.status_code >= 400:
+            raise SandboxError(response.status_code, response.json().get("error", response.text))
         return (
             response.json() if "json" in response.headers.get("content-type", "") else response.text
         )
@@ -101,3 +103,43 @@ def run_sandbox(db_path: Path, settings: Settings | None = None) -> Iterator[Run
         thread.join(timeout=30)
         sock.close()
         sandbox.store.close()
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str  # path and query, as signed by Vipps
+    headers: dict[str, str]
+    body: bytes
+
+
+class WebhookReceiver:
+    """A tiny HTTP endpoint on loopback that records what the sandbox sends it.
+
+    ``status`` is what it answers (set 500 to make the sandbox retry).
+    """
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                receiver.received.append(Received(self.path, dict(self.headers.items()), body))
+                self.send_response(receiver.status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

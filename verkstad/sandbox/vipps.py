@@ -75,7 +75,7 @@ def problem(status: int, title: str, detail: str) -> Response:
 
 class VippsEmulator:
     name = "vipps"
-    methods = ("full", "card")
+    methods: tuple[str, ...] = ("full", "card")
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox

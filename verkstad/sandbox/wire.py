@@ -12,20 +12,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from verkstad.mpay.providers.http import exact_json as dumps
 from verkstad.sandbox.store import SavedResponse
-
-_DECIMAL = re.compile(r'"\\u00a7(-?[0-9]+(?:\.[0-9]+)?)\\u00a7"')
-
-
-def dumps(data: Any) -> bytes:
-    """JSON with Decimal written as an exact number (providers that send amounts as numbers)."""
-
-    def default(o: Any) -> Any:
-        if isinstance(o, Decimal):
-            return f"\u00a7{o}\u00a7"
-        raise TypeError(type(o).__name__)
-
-    return _DECIMAL.sub(r"\1", json.dumps(data, default=default)).encode()
 
 
 def json_response(

@@ -1,0 +1,1 @@
+"""Payment provider adapters (Vipps, Swish, Stripe, Resurs) and the SMS gateway client."""
