@@ -481,7 +481,7 @@ def _register_ledger(app: typer.Typer, fmt_option: Any) -> None:
                     _("Line {n} ({ref}, {amount}): {reason}").format(
                         n=o.line_no,
                         ref=o.reference,
-                        amount=Money(o.gross_minor).format(),
+                        amount=Money(o.gross_minor, o.currency).format(),
                         reason=o.reason,
                     ),
                     err=True,

@@ -34,7 +34,7 @@ from verkstad.i18n import _
 from verkstad.ledger.accounts import Chart, load_chart
 from verkstad.ledger.journal import Row, add_verification, merged
 from verkstad.ledger.models import CreditNote, SettledPayment, SettlementImport
-from verkstad.money import Money
+from verkstad.money import CURRENCIES, Money
 from verkstad.mpay.models import PaymentRequest
 from verkstad.orders.models import Order
 from verkstad.orders.status import PaymentMethod
@@ -176,13 +176,19 @@ def read_report(data: bytes) -> Report:
             raise ValidationError(
                 _("Line {n}").format(n=line_no), _("the payout date must be YYYY-MM-DD")
             ) from None
+        currency = cells[2].strip().upper()
+        if currency not in CURRENCIES:
+            raise ValidationError(
+                _("Line {n}").format(n=line_no),
+                _("unknown currency “{currency}”").format(currency=currency),
+            )
         gross, fee, fee_vat, net = (_amount(cells[i], line_no, fmt.header[i]) for i in range(8, 12))
         lines.append(
             SettlementLine(
                 line_no,
                 cells[0].strip(),
                 payout_date,
-                cells[2].strip().upper(),
+                currency,
                 cells[3].strip(),
                 kind,
                 cells[5].strip(),
@@ -207,6 +213,7 @@ class LineOutcome:
     reference: str
     kind: str
     gross_minor: int
+    currency: str
     status: str  # booked | already_booked | unmatched | mismatched
     reason: str = ""
 
@@ -389,7 +396,14 @@ def _book_report(
 def _outcome(line: SettlementLine, status: str, reason: str = "") -> LineOutcome:
     reference = line.reference or line.merchant_ref or line.provider_id
     return LineOutcome(
-        line.line_no, line.payout_id, reference, line.kind, line.gross, status, reason
+        line.line_no,
+        line.payout_id,
+        reference,
+        line.kind,
+        line.gross,
+        line.currency,
+        status,
+        reason,
     )
 
 
