@@ -102,20 +102,20 @@ def test_unknown_refund_outcome_credits_nothing_until_reconciled(db, admin, prov
     assert [p.refunded for p in provider.payments.values()] == [381200]
 
 
-def test_crash_after_the_refund_never_refunds_twice(db, admin, provider):
-    number = paid_by_mobile(db, admin, provider)
-    post_order(db, admin, number)
+def test_crash_after_the_refund_never_refunds_twice(any_db, admin, provider):
+    number = paid_by_mobile(any_db, admin, provider)
+    post_order(any_db, admin, number)
     failpoints.arm("credit.after_refund")
     try:
         with pytest.raises(failpoints.SimulatedCrash):
-            credit_order(db, provider, admin, number)
+            credit_order(any_db, provider, admin, number)
     finally:
         failpoints.disarm_all()
-    assert service.get_order(db, number).status is OrderStatus.POSTED
-    credit = credit_order(db, provider, admin, number)
+    assert service.get_order(any_db, number).status is OrderStatus.POSTED
+    credit = credit_order(any_db, provider, admin, number)
     assert credit.refund_minor == 381200
     assert len(provider.refund_keys) == 1
-    assert service.get_order(db, number).status is OrderStatus.CREDITED
+    assert service.get_order(any_db, number).status is OrderStatus.CREDITED
 
 
 def test_credit_without_refund_leaves_the_provider_alone(db, admin, provider):

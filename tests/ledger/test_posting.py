@@ -37,16 +37,16 @@ def rows(posted) -> list[tuple[str, int]]:
     return [(r.account, r.amount_minor) for r in posted.rows]
 
 
-def test_worked_example_paid_by_mobile(db, admin, provider):
-    number = paid_by_mobile(db, admin, provider)
-    posted = post_order(db, admin, number)
+def test_worked_example_paid_by_mobile(any_db, admin, provider):
+    number = paid_by_mobile(any_db, admin, provider)
+    posted = post_order(any_db, admin, number)
     assert rows(posted) == WORKED_EXAMPLE
     assert (posted.invoice_number, posted.verification_number) == (1, 1)
-    order = service.get_order(db, number)
+    order = service.get_order(any_db, number)
     assert order.status is OrderStatus.POSTED
     assert order.invoice_number == 1 and order.posted_at is not None
-    assert balance(db, "1931") == 381200
-    [verification] = iter_verifications(db)
+    assert balance(any_db, "1931") == 381200
+    [verification] = iter_verifications(any_db)
     assert verification.kind == "invoice" and verification.order_number == number
     assert [(r.account, r.amount_minor) for r in verification.rows] == WORKED_EXAMPLE
 
@@ -146,18 +146,18 @@ def test_stale_screen_is_refused(db, admin):
         post_order(db, admin, number, expected_version=version)
 
 
-def test_a_crash_before_commit_leaves_nothing_half_done(db, admin):
-    number = klart(db, admin)
+def test_a_crash_before_commit_leaves_nothing_half_done(any_db, admin):
+    number = klart(any_db, admin)
     failpoints.arm("ledger.before_commit")
     try:
         with pytest.raises(failpoints.SimulatedCrash):
-            post_order(db, admin, number)
+            post_order(any_db, admin, number)
     finally:
         failpoints.disarm_all()
-    order = service.get_order(db, number)
+    order = service.get_order(any_db, number)
     assert (order.status, order.invoice_number) == (OrderStatus.DONE, None)
-    assert list(iter_verifications(db)) == []
-    posted = post_order(db, admin, number)
+    assert list(iter_verifications(any_db)) == []
+    posted = post_order(any_db, admin, number)
     assert (posted.invoice_number, posted.verification_number) == (1, 1)
 
 

@@ -59,22 +59,22 @@ def rows_of(db, kind: str = "settlement"):
     return [[(r.account, r.amount_minor) for r in v.rows] for v in found]
 
 
-def test_payout_clears_1931_and_a_second_import_books_nothing(db, admin, provider, store):
-    number = paid_by_mobile(db, admin, provider)
-    post_order(db, admin, number)
-    assert balance(db, "1931") == 381200
-    movement(store, "CAPTURE", 381200, reference_of(db))
+def test_payout_clears_1931_and_a_second_import_books_nothing(any_db, admin, provider, store):
+    number = paid_by_mobile(any_db, admin, provider)
+    post_order(any_db, admin, number)
+    assert balance(any_db, "1931") == 381200
+    movement(store, "CAPTURE", 381200, reference_of(any_db))
     data = settlement_file(store)
-    result = import_settlement(db, admin, data, "resurs.csv")
+    result = import_settlement(any_db, admin, data, "resurs.csv")
     assert [o.status for o in result.outcomes] == ["booked"]
     # 0,9 % of 3 812,00 = 34,308 → 34,31 fee; net 3 777,69 to the bank
-    assert rows_of(db) == [[("1930", 377769), ("6064", 3431), ("1931", -381200)]]
-    [payout] = [v for v in iter_verifications(db) if v.kind == "settlement"]
+    assert rows_of(any_db) == [[("1930", 377769), ("6064", 3431), ("1931", -381200)]]
+    [payout] = [v for v in iter_verifications(any_db) if v.kind == "settlement"]
     assert payout.booked_on == PAYOUT
-    assert balance(db, "1931") == 0
-    again = import_settlement(db, admin, data, "resurs.csv")
+    assert balance(any_db, "1931") == 0
+    again = import_settlement(any_db, admin, data, "resurs.csv")
     assert [o.status for o in again.outcomes] == ["already_booked"]
-    assert again.verification_numbers == [] and len(rows_of(db)) == 1
+    assert again.verification_numbers == [] and len(rows_of(any_db)) == 1
 
 
 def test_unmatched_and_mismatched_lines_are_reported_not_booked(db, admin, provider, store):
