@@ -165,3 +165,14 @@ def test_receipts_for_a_mobile_payment_and_its_refund(db, admin, provider, pdf_t
 def test_unposted_order_has_no_invoice(db, admin):
     with pytest.raises(DomainError, match="not posted"):
         invoice_pdf(db, klart(db, admin))
+
+
+def test_credit_note_of_an_unpaid_invoice_says_what_is_left_to_pay(db, admin, provider, pdf_text):
+    set_up_company(db, admin)
+    number = klart(db, admin, "FAKTURA")
+    post_order(db, admin, number)
+    parts = service.get_order(db, number).lines[0].id
+    credit = credit_order(db, provider, admin, number, [parts])
+    text = pdf_text(credit_note_pdf(db, credit.number))
+    assert f"{money(149900)} is credited. If you have paid invoice 1" in text
+    assert "Bromsbelägg" in text and "Arbete" not in text

@@ -1,0 +1,1 @@
+"""Invoices, credit notes and receipts as PDF, OCR/KID references, printing."""

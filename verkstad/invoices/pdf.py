@@ -313,15 +313,15 @@ def render_invoice(doc: InvoiceDocument) -> bytes:
 
 
 def _credit_note_text(doc: InvoiceDocument) -> str:
-    credited = Money(-doc.amounts.total_minor, doc.currency).format()
     if doc.refund_minor:
         return _(
             "The amount of {amount} has been refunded to you through the mobile payment "
             "(payment {ref})."
         ).format(amount=Money(doc.refund_minor, doc.currency).format(), ref=doc.refund_reference)
-    return _("{amount} will be paid back to you or set off against your next invoice.").format(
-        amount=credited
-    )
+    return _(
+        "{amount} is credited. If you have paid invoice {n}, it is paid back to you; "
+        "otherwise pay only what is left of it."
+    ).format(amount=Money(-doc.amounts.total_minor, doc.currency).format(), n=doc.original_number)
 
 
 def render_receipt(doc: ReceiptDocument) -> bytes:

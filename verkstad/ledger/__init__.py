@@ -1,0 +1,1 @@
+"""The books: chart of accounts, posting, credit notes, settlements, SIE and CSV exports."""
