@@ -196,7 +196,7 @@ def fault(
     provider: str = typer.Option(None, "--provider", help="vipps | swish | stripe | resurs | sms"),
     rate: float = typer.Option(1.0, "--rate", help=_("Share of matching calls (0-1)")),
     count: int = typer.Option(None, "--count", help=_("Only the next N matching calls")),
-    path: str = typer.Option(None, "--path", help=_("Only paths containing this")),
+    path: str = typer.Option(None, "--path", help=_("Only paths matching this regular expression")),
     method: str = typer.Option(None, "--method", help="GET | POST | PUT | PATCH"),
     latency_ms: int = typer.Option(0, "--latency-ms"),
     clear: bool = typer.Option(False, "--clear", help=_("Remove every fault")),

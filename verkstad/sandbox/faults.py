@@ -4,7 +4,7 @@ A rule says what goes wrong, for which requests and how often:
 
     {"kind": "error" | "rate_limit" | "malformed" | "drop" | "latency",
      "provider": "vipps" | "swish" | "stripe" | "resurs" | "sms" | null,
-     "method": "POST" | null, "path": "substring" | null,
+     "method": "POST" | null, "path": "regular expression" | null,
      "rate": 0.0-1.0, "remaining": N | null, "latency_ms": N}
 
 ``error`` answers 500 without doing the work (Stripe saves it under the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -57,12 +58,14 @@ class Rule:
             raise ValueError("remaining must be at least 1")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
+        if self.path is not None:
+            re.compile(self.path)  # re.error is a ValueError
 
     def matches(self, provider: str, method: str, path: str) -> bool:
         return (
             (self.provider is None or self.provider == provider)
             and (self.method is None or self.method.upper() == method)
-            and (self.path is None or self.path in path)
+            and (self.path is None or re.search(self.path, path) is not None)
         )
 
 

@@ -334,7 +334,7 @@ class ResursEmulator:
             "metadata": d["metadata"],
             "order": {
                 "orderReference": d["orderReference"],
-                "actionLog": d["actionLog"],
+                "actionLog": [self._render_action(a) for a in d["actionLog"]],
                 "possibleActions": [{"action": a} for a in self._possible(p)],
                 "totalOrderAmount": major(a["total"]),
                 "authorizedAmount": major(a["authorized"]),
@@ -447,11 +447,16 @@ class ResursEmulator:
                 "created": stamp(self.sb.now()),
                 "transactionId": transaction_id,
                 "creator": creator or None,
-                "orderLines": [self._render_line(line) for line in lines],
-                "amount": major(amount) if amount is not None else None,
+                "orderLines": lines,
+                "amount_minor": amount,
             }
         )
         return action_id
+
+    def _render_action(self, action: dict[str, Any]) -> dict[str, Any]:
+        rendered = {k: v for k, v in action.items() if k not in ("orderLines", "amount_minor")}
+        rendered["orderLines"] = [self._render_line(line) for line in action["orderLines"]]
+        return rendered
 
     @staticmethod
     def _render_line(line: dict[str, Any]) -> dict[str, Any]:
