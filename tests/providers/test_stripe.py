@@ -19,6 +19,7 @@ from verkstad.mpay.providers.base import (
 from verkstad.mpay.providers.sms import SmsGateway
 from verkstad.mpay.providers.stripe import StripeProvider
 from verkstad.mpay.status import PaymentState as P
+from verkstad.sandbox.core import SandboxError
 from verkstad.sandbox.testing import RunningSandbox, WebhookReceiver
 
 
@@ -85,7 +86,7 @@ def test_link_lifetime_is_clamped_and_expires(
 def test_cancel_before_and_after_payment(stripe: StripeProvider, sandbox: RunningSandbox) -> None:
     open_link = stripe.create(request())
     assert stripe.cancel(open_link.provider_ref, key()).state == P.CANCELLED
-    with pytest.raises(Exception, match="nothing to do"):
+    with pytest.raises(SandboxError, match="nothing to do"):
         sandbox.act(open_link.provider_ref, "approve")
 
     req = request()

@@ -121,16 +121,21 @@ class WebhookQueue:
         """Send everything that is due now; returns what happened to each."""
         async with self._lock:
             now = self._clock.now()
-            due = [w for w in self._store.pending_webhooks() if w[3] <= now]
+            pending = self._store.pending_webhooks()
             reorder = bool(self.switches()["reorder"])
             if reorder:
-                due.reverse()
-            blocked: set[tuple[str, str]] = set()
+                pending.reverse()
+            blocked: set[tuple[str, str]] = set()  # payments whose earlier event is not through
             report = []
             async with httpx.AsyncClient(timeout=5.0) as client:
-                for seq, provider, payment_id, _due, doc in due:
+                for seq, provider, payment_id, due, doc in pending:
                     key = (provider, payment_id)
-                    if provider in ORDERED and not reorder and key in blocked:
+                    ordered = provider in ORDERED and not reorder
+                    if ordered and key in blocked:
+                        continue
+                    if due > now:
+                        if ordered:
+                            blocked.add(key)
                         continue
                     status = await self._post(client, doc)
                     doc["attempts"] += 1
