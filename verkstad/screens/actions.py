@@ -52,6 +52,21 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("email_invoice", N_("Send invoice by e-mail"), "f7", "order", menu=True),
     UiAction("credit", N_("Credit"), "f8", "order", menu=True),
     UiAction("close", N_("Back"), "escape", "order"),
+    UiAction("new_customer", N_("New customer"), "ctrl+n", "customers"),
+    UiAction("edit_customer", N_("Edit customer"), "f4", "customers"),
+    UiAction("add_vehicle", N_("Add vehicle"), "f6", "customers"),
+    UiAction("customer_order", N_("New order"), "ctrl+o", "customers"),
+    UiAction("request_payment", N_("Request payment"), "ctrl+s", "customers"),
+    UiAction("focus_customer_search", N_("Search"), "slash", "customers", show=False),
+    UiAction("leave_customers", N_("Back"), "escape", "customers", show=False),
+    UiAction("toggle_mine", N_("My / all payments"), "f4", "payments"),
+    UiAction("show_order", N_("Show order"), "enter", "payments"),
+    UiAction("payment_history", N_("History"), "f6", "payments"),
+    UiAction("mark_read", N_("Mark as read"), "ctrl+r", "payments"),
+    UiAction("consolidate", N_("Consolidate"), "ctrl+b", "payments"),
+    UiAction("cancel_request", N_("Cancel payment request"), "ctrl+u", "payments"),
+    UiAction("export_csv", N_("Export CSV"), "f7", "payments"),
+    UiAction("leave_payments", N_("Back"), "escape", "payments", show=False),
 )
 
 BY_ID = {a.id: a for a in ACTIONS}

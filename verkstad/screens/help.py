@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -17,6 +18,8 @@ SCOPES = {
     "app": _("Everywhere"),
     "list": _("Workshop list"),
     "order": _("Order"),
+    "customers": _("Customers"),
+    "payments": _("Payments"),
 }
 
 
@@ -25,7 +28,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         keymap = getattr(self.app, "_keymap", {})
-        lines = [f"[b]{_('Keys')}[/b]  " + _("(change them in the config file's [keys] table)"), ""]
+        hint = escape(_("(change them in the config file's [keys] table)"))
+        lines = [f"[b]{_('Keys')}[/b]  {hint}", ""]
         for scope, title in SCOPES.items():
             lines.append(f"[b]{title}[/b]")
             for a in ACTIONS:
