@@ -250,7 +250,15 @@ class PaymentsScreen(ServiceScreen):
         from verkstad.screens.order_form import OrderScreen
 
         p = self.selected()
-        if p is not None and p.order_number is not None:
+        if p is None:
+            return
+        if p.order_number is None:
+            self.notify(
+                _(
+                    "Payment {ref} is not for an order (a free request from the customer card)."
+                ).format(ref=p.reference)
+            )
+        else:
             self.app.push_screen(OrderScreen(p.order_number))
 
     async def action_mark_read(self) -> None:
