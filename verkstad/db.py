@@ -100,14 +100,16 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session that never blocks writers (and is never committed)."""
+        """A read-only session that never blocks writers (and is never committed).
+
+        Closing it ends the transaction but leaves what it loaded readable (a
+        rollback would expire those objects).
+        """
         with Session(self.read_engine) as session:
             try:
                 yield session
             except OperationalError as e:
                 raise DatabaseUnavailable(str(e.orig)) from e
-            finally:
-                session.rollback()
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:

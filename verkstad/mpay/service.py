@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -79,6 +79,21 @@ def default_reference(at: datetime | None = None) -> str:
     return local(at or now()).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _free_default_reference(s: Session) -> str:
+    """The creation time, with "-2", "-3"… when another request took that second."""
+    base = default_reference()
+    taken = set(
+        s.exec(
+            select(PaymentRequest.reference).where(col(PaymentRequest.reference).startswith(base))
+        )
+    )
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
 def _validated_delivery(
     s: Session, channel: PaymentChannel, customer: Customer, form: SendForm
 ) -> dict[str, object]:
@@ -103,12 +118,10 @@ def _validated_delivery(
     )
     email_text = form.email_address if form.email_address is not None else (customer.email or "")
     address = F.normalise_email(email_text) if email else None
-    reference = F.clean_text(
-        form.reference if form.reference is not None else default_reference(),
-        _("Reference"),
-        100,
-        required=True,
-    )
+    if form.reference is None:
+        reference = _free_default_reference(s)
+    else:
+        reference = F.clean_text(form.reference, _("Reference"), 100, required=True)
     if s.exec(select(PaymentRequest.id).where(PaymentRequest.reference == reference)).first():
         raise ValidationError(
             _("Reference"), _("“{ref}” is already used; it must be unique").format(ref=reference)
@@ -244,8 +257,14 @@ def _provider_request(s: Session, req: PaymentRequest) -> ProviderRequest:
 def apply_status(
     s: Session, actor: Actor, req: PaymentRequest, status: ProviderStatus, kind: str = "status"
 ) -> None:
-    """Take over what the provider says, and let the order follow (paid / back to KLART)."""
+    """Take over what the provider says, and let the order follow (paid / back to KLART).
+
+    A request that already ended unpaid keeps how it ended (our CANCELLED stays
+    CANCELLED when the provider calls it EXPIRED); money that moved always wins.
+    """
     before = PaymentState(req.state)
+    if before in ENDED_UNPAID and status.state in ENDED_UNPAID:
+        return
     req.state = status.state
     req.provider_ref = status.provider_ref or req.provider_ref
     req.link = status.link or req.link
@@ -601,7 +620,10 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
         status = provider.status(ref) if ref else provider.lookup(wire)
         if status is not None and status.state in LIVE:
             try:
-                status = provider.cancel(status.provider_ref, key)
+                # Stripe ends a link by expiring it; we asked, so it is a cancellation.
+                status = _as_state(
+                    provider.cancel(status.provider_ref, key), P.EXPIRED, P.CANCELLED
+                )
             except ProviderRefused:
                 status = provider.status(status.provider_ref)  # e.g. paid a second ago
         reach("cancel.after_provider")
@@ -642,6 +664,11 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
             if order.status == OrderStatus.MPAY:
                 transition(s, actor, order, Action.CANCEL_PAYMENT, _("payment request cancelled"))
         return _view(s, req)
+
+
+def _as_state(status: ProviderStatus, seen: PaymentState, meant: PaymentState) -> ProviderStatus:
+    """What the provider calls ``seen`` is ``meant`` here (we know why it ended)."""
+    return replace(status, state=meant) if status.state == seen else status
 
 
 def _pending(s: Session, req: PaymentRequest, kind: str) -> int | None:
@@ -961,9 +988,7 @@ def _expire_at_provider(
         status = providers(name).status(ref)
     with db.session() as s:
         req = _request_for_update(s, request_id)
-        if status.state == P.CANCELLED:
-            status = ProviderStatus(**{**status.__dict__, "state": P.EXPIRED})
-        apply_status(s, actor, req, status, "expired")
+        apply_status(s, actor, req, _as_state(status, P.CANCELLED, P.EXPIRED), "expired")
         return _view(s, req)
 
 

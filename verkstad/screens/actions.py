@@ -84,9 +84,21 @@ def menu_actions() -> list[UiAction]:
     return [a for a in ACTIONS if a.menu]
 
 
+KEY_NAMES = {
+    "slash": "/",
+    "escape": "Esc",
+    "insert": "Ins",
+    "delete": "Del",
+    "pagedown": "PgDn",
+    "pageup": "PgUp",
+    "enter": "Enter",
+}
+
+
 def key_label(key: str) -> str:
-    """The first key of a binding as users read it ("Ctrl+S", "F9")."""
+    """The first key of a binding as users read it ("Ctrl+S", "F9", "/")."""
     first = key.split(",")[0]
     return "+".join(
-        part.capitalize() if len(part) > 1 else part.upper() for part in first.split("+")
+        KEY_NAMES.get(part, part.capitalize() if len(part) > 1 else part.upper())
+        for part in first.split("+")
     )
