@@ -82,6 +82,10 @@ CREATE INDEX IF NOT EXISTS ix_transactions ON transactions (provider, at);
 _STATE_TABLES = ("payments", "events", "idempotency", "messages", "webhooks", "transactions")
 
 
+def _letters_and_digits(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
 @dataclass
 class Payment:
     """One provider payment: ``doc`` is the emulator's state, ``extra`` the sandbox's notes."""
@@ -194,11 +198,18 @@ class Store:
         return self._payments("phone = ?", (number,))
 
     def find_payments(self, reference: str) -> list[Payment]:
-        """Payments whose provider id, merchant reference or human reference is ``reference``."""
-        return self._payments(
-            "id = ? OR merchant_ref = ? OR human_ref = ? OR lower(id) = lower(?)",
-            (reference, reference, reference, reference),
-        )
+        """Payments whose provider id, merchant reference or human reference is ``reference``.
+
+        Compared on letters and digits only, case-blind: providers strip characters
+        from references (Swish keeps no spaces or colons).
+        """
+        wanted = _letters_and_digits(reference)
+        return [
+            p
+            for p in self._payments("1 = 1", ())
+            if wanted
+            and wanted in {_letters_and_digits(r) for r in (p.id, p.merchant_ref, p.human_ref)}
+        ]
 
     def _payments(self, where: str, args: tuple[Any, ...]) -> list[Payment]:
         with self._lock:

@@ -137,7 +137,7 @@ class StripeProvider:
     def create(self, request: PaymentRequest) -> ProviderStatus:
         now = clock_now()
         lo, hi = LINK_LIFETIME
-        expires = min(max(request.expires_at or now + hi, now + lo), now + hi)
+        expires = min(max(request.expires_at, now + lo), now + hi) if request.expires_at else None
         data: dict[str, Any] = {
             "mode": "payment",
             "line_items": [
@@ -150,7 +150,7 @@ class StripeProvider:
                     "quantity": 1,
                 }
             ],
-            "expires_at": int(expires.timestamp()),
+            "expires_at": int(expires.timestamp()) if expires else None,  # None: Stripe's 24 h
             "client_reference_id": request.reference[:200],
             "customer_email": request.email,
             "metadata": {
