@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from verkstad.audit import record
 from verkstad.clock import now
 from verkstad.db import Database
-from verkstad.errors import NotFoundError, PermissionDenied
+from verkstad.errors import DomainError, NotFoundError, PermissionDenied
 from verkstad.i18n import _
 from verkstad.mpay.models import PaymentChannel, PaymentDraft, PaymentEvent, PaymentRequest
 from verkstad.mpay.status import PaymentState
@@ -139,7 +139,7 @@ def consolidate(db: Database, actor: Actor, request_id: int) -> None:
             PaymentState.PARTIALLY_REFUNDED,
             PaymentState.REFUNDED,
         ):
-            raise PermissionDenied(_("Only a paid payment can be consolidated."))
+            raise DomainError(_("Only a paid payment can be consolidated."))
         if req.consolidated_at is None:
             req.consolidated_at, req.consolidated_by = now(), actor.name
             record(s, actor, "payment", req.reference, "consolidate")
