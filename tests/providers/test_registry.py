@@ -7,7 +7,7 @@ import pytest
 from verkstad.config import load_settings
 from verkstad.errors import ConfigError
 from verkstad.mpay.providers.base import Capability
-from verkstad.mpay.providers.registry import PROVIDERS, get_provider, providers_for
+from verkstad.mpay.providers.registry import PROVIDERS, get_provider
 
 
 def test_every_provider_by_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -35,6 +35,15 @@ def test_one_setting_moves_them_all_and_each_can_be_set_apart(tmp_path) -> None:
         "http://127.0.0.1:9999",
         "http://127.0.0.1:9999",
     ]
-    provider = providers_for(settings)
-    assert provider("vipps") is provider("vipps")
-    provider("vipps").close()
+
+
+def test_unreadable_swish_certificate_is_a_config_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(
+        tmp_path / "none.toml",
+        environ={
+            "VERKSTAD_SWISH__CERT_FILE": str(tmp_path / "missing.pem"),
+            "VERKSTAD_SWISH__KEY_FILE": str(tmp_path / "missing.key"),
+        },
+    )
+    with pytest.raises(ConfigError, match="Swish certificate settings"):
+        get_provider("swish", settings)

@@ -1,6 +1,4 @@
-"""Adapters by name: ``get_provider("vipps", settings)``; ``providers_for(settings)`` caches one
-adapter (and its connection pool) per provider for a whole session.
-"""
+"""Adapters by name: ``get_provider("vipps", settings)`` (each holds its own connection pool)."""
 
 from __future__ import annotations
 
@@ -11,7 +9,6 @@ from verkstad.errors import ConfigError
 from verkstad.i18n import _
 from verkstad.mpay.providers.base import PaymentProvider
 from verkstad.mpay.providers.resurs import ResursProvider
-from verkstad.mpay.providers.sms import SmsGateway
 from verkstad.mpay.providers.stripe import StripeProvider
 from verkstad.mpay.providers.swish import SwishProvider
 from verkstad.mpay.providers.vipps import VippsProvider
@@ -37,19 +34,3 @@ def get_provider(name: str, settings: Settings) -> PaymentProvider:
             )
         ) from None
     return factory(settings)
-
-
-def providers_for(settings: Settings) -> Callable[[str], PaymentProvider]:
-    """``name -> adapter``, each made once and then reused (call ``.close()`` on each at exit)."""
-    made: dict[str, PaymentProvider] = {}
-
-    def provider(name: str) -> PaymentProvider:
-        if name not in made:
-            made[name] = get_provider(name, settings)
-        return made[name]
-
-    return provider
-
-
-def get_sms_gateway(settings: Settings) -> SmsGateway:
-    return SmsGateway(settings)

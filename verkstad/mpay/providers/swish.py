@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from verkstad.config import Settings
+from verkstad.errors import ConfigError
 from verkstad.i18n import N_, _
 from verkstad.money import Money
 from verkstad.mpay.providers import http
@@ -113,17 +114,24 @@ class SwishProvider:
         self._payee = cfg.payee_alias
         self._callback_url = cfg.callback_url
         cert = (cfg.cert_file, cfg.key_file) if cfg.cert_file and cfg.key_file else None
-        self._http = http.make_client(
-            settings.provider_url("swish"),
-            settings.http_timeout_seconds,
-            cert=cert,
-            verify=cfg.ca_file or True,
-        )
         # Without a dedicated setting the client key (a secret the merchant has) keys the HMAC.
         secret = SANDBOX_CALLBACK_SECRET.encode()
-        if cfg.key_file:
-            with open(cfg.key_file, "rb") as key_file:
-                secret = hashlib.sha256(key_file.read()).digest()
+        try:
+            if cfg.key_file:
+                with open(cfg.key_file, "rb") as key_file:
+                    secret = hashlib.sha256(key_file.read()).digest()
+            self._http = http.make_client(
+                settings.provider_url("swish"),
+                settings.http_timeout_seconds,
+                cert=cert,
+                verify=cfg.ca_file or True,
+            )
+        except OSError as e:  # a missing or unreadable certificate, key or CA file
+            raise ConfigError(
+                _("The Swish certificate settings cannot be used: {error}").format(
+                    error=e.strerror or type(e).__name__
+                )
+            ) from None
         self._callback_secret = secret
 
     def close(self) -> None:
