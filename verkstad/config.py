@@ -53,6 +53,7 @@ class SwishSettings(_Section):
     base_url: str = ""
     payee_alias: str = "1231181189"
     callback_url: str = "https://127.0.0.1/swish/callback"
+    callback_secret: SecretStr = SecretStr("")  # keys the callbackIdentifier HMAC
     cert_file: str = ""
     key_file: str = ""
     ca_file: str = ""
@@ -69,6 +70,7 @@ class ResursSettings(_Section):
     client_id: str = "sandbox-client"
     client_secret: SecretStr = SecretStr("sandbox-secret")
     store_id: str = "sandbox-store"
+    callback_url: str = ""  # where Resurs posts authorization/management callbacks, if any
 
 
 class SmsSettings(_Section):

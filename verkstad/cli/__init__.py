@@ -72,6 +72,11 @@ def build_app() -> typer.Typer:
     orders.register(app)
     mpay.register(app)
     background.register(app)
+    from verkstad.sandbox.cli import app as sandbox_app
+
+    app.add_typer(
+        sandbox_app, name="sandbox", help=_("The local emulator of the payment providers.")
+    )
     demo.register(app)
     return app
 

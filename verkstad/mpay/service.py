@@ -461,7 +461,7 @@ def _deliver(
                 assert order is not None
                 if order.status == OrderStatus.MPAY:
                     transition(s, actor, order, Action.CANCEL_PAYMENT, str(refusal))
-        raise DomainError(_("Payment rejected: {reason}").format(reason=refusal)) from None
+        raise DomainError(str(refusal)) from None  # the adapters' messages say it plainly
     except ProviderUnavailable as unknown:
         with db.session() as s:
             _event(s, _request_for_update(s, request_id), actor, "unknown_outcome", str(unknown))
@@ -624,8 +624,16 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
                 status = _as_state(
                     provider.cancel(status.provider_ref, key), P.EXPIRED, P.CANCELLED
                 )
-            except ProviderRefused:
+            except ProviderRefused as refusal:
                 status = provider.status(status.provider_ref)  # e.g. paid a second ago
+                if status.state in LIVE:  # e.g. Vipps "Cannot cancel pending": still usable
+                    _fail_operation(db, actor, op_id, request_id, str(refusal))
+                    raise DomainError(
+                        _(
+                            "The provider cannot cancel the request right now ({reason}). "
+                            "The order stays locked; try again in a moment."
+                        ).format(reason=refusal)
+                    ) from None
         reach("cancel.after_provider")
         if status is not None and status.state in PAID_STATES:
             refund_due = status.captured_minor - status.refunded_minor
@@ -664,6 +672,14 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
             if order.status == OrderStatus.MPAY:
                 transition(s, actor, order, Action.CANCEL_PAYMENT, _("payment request cancelled"))
         return _view(s, req)
+
+
+def _fail_operation(db: Database, actor: Actor, op_id: int, request_id: int, error: str) -> None:
+    with db.session() as s:
+        operation = s.get(PaymentOperation, op_id)
+        assert operation is not None
+        operation.state, operation.error, operation.done_at = "FAILED", error, now()
+        _event(s, _request_for_update(s, request_id), actor, "cancel_refused", error)
 
 
 def _as_state(status: ProviderStatus, seen: PaymentState, meant: PaymentState) -> ProviderStatus:

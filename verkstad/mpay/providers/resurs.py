@@ -105,7 +105,7 @@ class ResursProvider:
         self._client_id = cfg.client_id
         self._client_secret = cfg.client_secret.get_secret_value()
         self._store_id = cfg.store_id
-        self._callback_url = callback_url
+        self._callback_url = callback_url or cfg.callback_url or None
         self._http = http.make_client(
             settings.provider_url("resurs"), settings.http_timeout_seconds
         )

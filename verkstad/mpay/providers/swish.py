@@ -114,10 +114,12 @@ class SwishProvider:
         self._payee = cfg.payee_alias
         self._callback_url = cfg.callback_url
         cert = (cfg.cert_file, cfg.key_file) if cfg.cert_file and cfg.key_file else None
-        # Without a dedicated setting the client key (a secret the merchant has) keys the HMAC.
+        # callback_secret keys the HMAC; without it, the client key (a merchant secret) does.
         secret = SANDBOX_CALLBACK_SECRET.encode()
         try:
-            if cfg.key_file:
+            if cfg.callback_secret.get_secret_value():
+                secret = cfg.callback_secret.get_secret_value().encode()
+            elif cfg.key_file:
                 with open(cfg.key_file, "rb") as key_file:
                     secret = hashlib.sha256(key_file.read()).digest()
             self._http = http.make_client(
