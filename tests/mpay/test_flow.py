@@ -141,7 +141,7 @@ def test_expired(shop: Shop, sandbox):
 def test_not_registered_number_fails_and_the_order_stays_klart(shop: Shop, sandbox):
     order = shop.order(phone_for(shop.provider, "99901"))
     if shop.provider in ("vipps", "swish"):
-        with pytest.raises(DomainError, match="not connected to (Vipps|Swish)"):
+        with pytest.raises(DomainError, match=r"not connected to (Vipps|Swish)"):
             mpay.send(shop.db, shop.providers, shop.actor, order)
         from verkstad.mpay.payments import payments_of_order
 
@@ -168,7 +168,7 @@ def test_manual_mobile_payment(db, admin):
     assert service.order_history(db, order)[-1]["reason"].startswith("Swish till")
 
 
-def test_cancel_refused_while_the_customer_is_approving_keeps_the_lock(db, admin, settings, sandbox):
+def test_cancel_refused_while_the_customer_approves_keeps_the_lock(db, admin, settings, sandbox):
     """Vipps: "Cannot cancel pending" — the push is still usable, so the order stays locked."""
     from tests.mpay.conftest import Shop
     from verkstad.mpay.channels import add_channel
