@@ -18,7 +18,7 @@ note accounts for yet and does not refund a second time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from verkstad.ledger.models import CreditNote, CreditNoteLine, Verification
 from verkstad.ledger.posting import amount_rows, counterparty, order_lines
 from verkstad.money import Money
 from verkstad.mpay.models import PaymentOperation, PaymentRequest
+from verkstad.mpay.service import Providers, refund
 from verkstad.mpay.status import PaymentState
 from verkstad.orders.models import Order, OrderLine
 from verkstad.orders.service import company_row, lock_order, transition
@@ -45,7 +46,6 @@ from verkstad.orders.totals import compute_totals
 from verkstad.series import take_number
 from verkstad.users import Actor
 
-Providers = Callable[[str], Any]
 REFUNDABLE = (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED, PaymentState.REFUNDED)
 
 
@@ -348,8 +348,6 @@ def _refund(
     order_number: int,
 ) -> int:
     """Refund ``amount`` through the provider, minus refunds no credit note accounts for yet."""
-    from verkstad.mpay.service import refund
-
     with db.read() as s:
         req = s.get(PaymentRequest, request_id)
         assert req is not None
