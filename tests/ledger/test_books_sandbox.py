@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from tests.mpay.conftest import Shop, shop  # noqa: F401
 from tests.providers.conftest import _sandbox_server, sandbox, settings  # noqa: F401
 from verkstad.ledger.credit import credit_order
@@ -28,9 +26,7 @@ def settle(shop: Shop, sandbox) -> list[str]:  # noqa: F811
     return [o.status for o in result.outcomes]
 
 
-def test_paid_posted_settled_credited(shop: Shop, sandbox, request):  # noqa: F811
-    if shop.provider == "swish":  # tests/mpay/test_flow.py's paid flow fails for Swish too
-        request.applymarker(pytest.mark.xfail(reason="Swish paid flow in progress", strict=False))
+def test_paid_posted_settled_credited(shop: Shop, sandbox):  # noqa: F811
     order = shop.order()
     view = mpay.send(shop.db, shop.providers, shop.actor, order)
     sandbox.act(view.reference, "approve")
