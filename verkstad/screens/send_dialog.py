@@ -48,7 +48,7 @@ class SendDialog(ModalScreen[PaymentView | None]):
             yield Label(_("Send mobile payment (SMS)"), classes="dialog-title")
             with Grid(classes="form-grid"):
                 yield Label(_("Channel"), id="channel-label")
-                yield Select([], id="channel", allow_blank=False)
+                yield Select([], id="channel", prompt=_("Channel"))
                 yield Label(_("Client"))
                 yield Static(f"{self.order.customer.name} ({self.order.customer.number})")
                 yield Label(_("Amount"))
@@ -60,7 +60,7 @@ class SendDialog(ModalScreen[PaymentView | None]):
                 yield Label("")
                 yield Static("", id="explanation-count")
                 yield Checkbox(_("Send link via SMS"), id="sms")
-                yield Input(self.order.customer.phone or "", id="phone")
+                yield Input(F.display_phone(self.order.customer.phone), id="phone")
                 yield Checkbox(_("Send link via e-mail"), id="email")
                 yield Input(self.order.customer.email or "", id="email_address")
             yield Static("", id="send-reason")
