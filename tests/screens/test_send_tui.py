@@ -13,7 +13,7 @@ from verkstad.screens.send_dialog import SendDialog
 
 async def test_ctrl_s_sends_and_locks_then_ctrl_l_finds_it_paid(
     db, admin, make_app, settings, sandbox
-):  # noqa: F811
+):
     order = order_with_lines(db, admin, customer(db, admin, phone="070-123 45 67")).number
     service.complete(db, admin, order)
     app = make_app(sandbox_url=settings.sandbox_url)
