@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from verkstad.config import Settings
 from verkstad.db import Database
 from verkstad.i18n import set_language
+from verkstad.sandbox.testing import RunningSandbox, WebhookReceiver, run_sandbox
 from verkstad.users import Actor, Role
 
 PG_URL = os.environ.get("VERKSTAD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
@@ -102,3 +104,32 @@ def any_db(request: pytest.FixtureRequest) -> Database:
 @pytest.fixture
 def admin() -> Actor:
     return Actor("admin", Role.ADMIN)
+
+
+# The provider sandbox: one real HTTP server on a free loopback port for the whole run,
+# emptied before each test that asks for it.
+
+
+@pytest.fixture(scope="session")
+def _sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    with run_sandbox(tmp_path_factory.mktemp("sandbox") / "sandbox.db") as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(_sandbox_server: RunningSandbox) -> RunningSandbox:
+    _sandbox_server.reset()
+    return _sandbox_server
+
+
+@pytest.fixture
+def settings(sandbox: RunningSandbox) -> Settings:
+    """verkstad's settings with every provider pointing at the sandbox."""
+    return sandbox.settings
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    hooks = WebhookReceiver()
+    yield hooks
+    hooks.close()

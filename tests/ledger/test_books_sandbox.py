@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.mpay.conftest import Shop, shop  # noqa: F401
-from tests.providers.conftest import _sandbox_server, sandbox, settings  # noqa: F401
+from tests.mpay.conftest import Shop
 from verkstad.ledger.credit import credit_order
 from verkstad.ledger.journal import balance
 from verkstad.ledger.posting import post_order

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.providers.conftest import _sandbox_server, sandbox, settings  # noqa: F401
 from verkstad.db import Database
 from verkstad.mpay.channels import add_channel
 from verkstad.mpay.gateway import Providers
@@ -54,7 +53,7 @@ class Shop:
 
 
 @pytest.fixture(params=PROVIDERS)
-def shop(request: pytest.FixtureRequest, db: Database, admin: Actor, settings) -> Iterator[Shop]:  # noqa: F811
+def shop(request: pytest.FixtureRequest, db: Database, admin: Actor, settings) -> Iterator[Shop]:
     provider = request.param
     if provider == "vipps":  # Vipps takes NOK
         service.update_company(db, admin, country="NO")

@@ -6,7 +6,6 @@ import pytest
 
 from tests.helpers import customer, order_with_lines
 from tests.mpay.only_channel import use_only_channel
-from tests.providers.conftest import _sandbox_server, sandbox, settings  # noqa: F401
 from verkstad.errors import DomainError
 from verkstad.mpay.gateway import Providers
 from verkstad.mpay.models import PaymentRequest
@@ -18,7 +17,7 @@ from verkstad.orders.status import OrderStatus
 
 
 @pytest.fixture
-def providers(db, admin, settings) -> Iterator[Providers]:  # noqa: F811
+def providers(db, admin, settings) -> Iterator[Providers]:
     """Swish on the sandbox is the one channel (any provider would do)."""
     use_only_channel(db, admin, "swish")
     opened = Providers(settings)

@@ -14,7 +14,6 @@ from textual.widgets import DataTable
 
 from tests.helpers import customer, order_with_lines
 from tests.mpay.only_channel import use_only_channel
-from tests.providers.conftest import _sandbox_server, sandbox  # noqa: F401
 from tests.screens.conftest import wait_until
 from verkstad.config import data_dir
 from verkstad.mpay.models import PaymentChannel, PaymentRequest
@@ -154,7 +153,7 @@ async def test_marking_another_users_payment_as_read_is_refused(db, admin, make_
         assert not get_payment(db, theirs).read
 
 
-async def test_cancel_an_open_free_request_and_see_its_history(db, admin, make_app, sandbox):  # noqa: F811
+async def test_cancel_an_open_free_request_and_see_its_history(db, admin, make_app, sandbox):
     use_only_channel(db, admin, "swish")
     app = make_app(sandbox_url=sandbox.url)
     sent = request_payment(

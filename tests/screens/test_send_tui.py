@@ -3,7 +3,6 @@
 from textual.widgets import Button, DataTable, Input, Static
 
 from tests.helpers import customer, order_with_lines
-from tests.providers.conftest import _sandbox_server, sandbox, settings  # noqa: F401
 from tests.screens.conftest import wait_until
 from verkstad.orders import service
 from verkstad.orders.status import OrderStatus
