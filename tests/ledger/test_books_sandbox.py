@@ -14,7 +14,7 @@ from verkstad.mpay.status import PaymentState as P
 from verkstad.sandbox.settlement import PROVIDER_ZONE
 
 
-def settle(shop: Shop, sandbox) -> list[str]:  # noqa: F811
+def settle(shop: Shop, sandbox) -> list[str]:
     """Import the provider's report of the payouts in the next two weeks; the lines' outcomes."""
     day = sandbox.sandbox.now().astimezone(PROVIDER_ZONE).date()
     end = day + timedelta(days=14)  # every provider has paid out by then
@@ -25,7 +25,7 @@ def settle(shop: Shop, sandbox) -> list[str]:  # noqa: F811
     return [o.status for o in result.outcomes]
 
 
-def test_paid_posted_settled_credited(shop: Shop, sandbox):  # noqa: F811
+def test_paid_posted_settled_credited(shop: Shop, sandbox):
     order = shop.order()
     view = mpay.send(shop.db, shop.providers, shop.actor, order)
     sandbox.act(view.reference, "approve")
