@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import freezegun
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -16,6 +17,11 @@ from verkstad.db import Database
 from verkstad.i18n import set_language
 from verkstad.sandbox.testing import RunningSandbox, WebhookReceiver, run_sandbox
 from verkstad.users import Actor, Role
+
+# The in-process sandbox, its server and event loops keep real time when a test freezes
+# verkstad's clock (a frozen loop clock stalls the server's shutdown); the sandbox has its
+# own virtual clock for moving provider time (sandbox.advance).
+freezegun.configure(extend_ignore_list=["verkstad.sandbox", "uvicorn", "asyncio", "anyio"])
 
 PG_URL = os.environ.get("VERKSTAD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
 

@@ -96,6 +96,11 @@ class SmtpSettings(_Section):
         return v
 
 
+class PrintingSettings(_Section):
+    folder: str = ""  # where "Skriv ut" saves PDFs (default: print/ in the data dir)
+    command: str = ""  # e.g. "lp -d kassa" or "lp -d kassa {file}"; empty: only save
+
+
 class Settings(_Section):
     database_url: str = ""
     user: str = ""
@@ -112,6 +117,14 @@ class Settings(_Section):
     resurs: ResursSettings = Field(default_factory=ResursSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    printing: PrintingSettings = Field(default_factory=PrintingSettings)
+
+    def print_folder(self) -> Path:
+        return (
+            Path(self.printing.folder).expanduser()
+            if self.printing.folder
+            else data_dir() / "print"
+        )
 
     @field_validator("lang")
     @classmethod

@@ -40,13 +40,9 @@ def _orders_group(app: typer.Typer) -> typer.Typer:
 
 
 def _print_settings(c: Context, folder: str | None, command: str | None) -> tuple[Path, str]:
-    """--folder/--command, else the ``[printing]`` settings if present, else the data dir."""
-    from verkstad.config import data_dir
-
-    configured = getattr(c.settings, "printing", None)
-    chosen_folder = folder or getattr(configured, "folder", "") or str(data_dir() / "print")
-    chosen_command = command if command is not None else getattr(configured, "command", "")
-    return Path(chosen_folder).expanduser(), chosen_command
+    """--folder/--command, else the ``[printing]`` settings."""
+    chosen_folder = Path(folder).expanduser() if folder else c.settings.print_folder()
+    return chosen_folder, c.settings.printing.command if command is None else command
 
 
 def _write_file(path: str, data: bytes) -> None:

@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from verkstad.config import Settings
+from verkstad.db import Database
 from verkstad.errors import DomainError
 from verkstad.i18n import _
 
@@ -64,3 +66,16 @@ def print_pdf(data: bytes, folder: Path, file_name: str, command: str = "") -> P
             )
         )
     return path
+
+
+def print_invoice(db: Database, settings: Settings, order_number: int) -> Path:
+    """Skriv ut faktura: the order's invoice PDF to the print folder (and command, if set)."""
+    from verkstad.invoices.pdf import invoice_pdf
+    from verkstad.orders.service import get_order
+
+    order = get_order(db, order_number)
+    if order.invoice_number is None:
+        raise DomainError(_("Order {n} has no invoice yet; post it first.").format(n=order_number))
+    data = invoice_pdf(db, order_number)
+    name = f"faktura-{order.invoice_number}.pdf"
+    return print_pdf(data, settings.print_folder(), name, settings.printing.command)

@@ -483,7 +483,11 @@ class OrderScreen(ServiceScreen):
         await self.reload()
 
     async def action_print_invoice(self) -> None:
-        self.notify(_("Printing is not available in this version."), severity="warning")
+        from verkstad.invoices.print import print_invoice
+
+        path = await self.call(print_invoice, self.vapp.db, self.vapp.settings, self.number)
+        if path is not None:
+            self.notify(_("The invoice is saved as {path}.").format(path=path))
 
     async def action_email_invoice(self) -> None:
         self.notify(
