@@ -127,3 +127,23 @@ async def test_function_menu_greys_what_the_status_forbids(db, admin, make_app):
             and "send_payment" not in enabled
             and "cancel_payment" not in enabled
         )
+
+
+async def test_f7_exports_the_whole_filtered_list(db, admin, make_app):
+    import csv
+
+    from verkstad.config import data_dir
+
+    for name in ("Åsa Öberg", "Bo Ek", "Åke Öberg"):
+        service.create_order(db, admin, customer(db, admin, name))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#orders", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 3)
+        await pilot.press("slash", *"öberg")
+        await wait_until(pilot, lambda: table.row_count == 2)
+        await pilot.press("f7")
+        await wait_until(pilot, lambda: any("exported to" in n.message for n in app._notifications))
+    [path] = (data_dir() / "exports").iterdir()
+    rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert sorted(r[2] for r in rows[1:]) == ["Åke Öberg", "Åsa Öberg"]

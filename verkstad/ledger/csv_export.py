@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from verkstad.clock import local
+from verkstad.clock import local, now
 from verkstad.db import Database
 from verkstad.i18n import N_, _
 from verkstad.mpay.models import PaymentRequest
@@ -234,3 +235,25 @@ def export_payments(
     on_row: Callable[[], None] | None = None,
 ) -> int:
     return write_csv(out, PAYMENT_COLUMNS, iter_payments(db, actor, flt), dialect, on_row)
+
+
+def export_to_folder(
+    db: Database,
+    actor: Actor,
+    folder: Path,
+    orders: OrderFilter | None = None,
+    payments: PaymentFilter | None = None,
+    sort: str = "number",
+    descending: bool = False,
+) -> tuple[Path, int]:
+    """The order list (or, given ``payments``, the payments list) as a Swedish Excel file
+    named by the local time, in ``folder`` (the TUI lists' export key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _("payments") if payments is not None else _("orders")
+    path = folder / f"{stem}-{local(now()):%Y%m%d-%H%M%S}.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        if payments is not None:
+            count = export_payments(db, actor, out, payments)
+        else:
+            count = export_orders(db, out, orders, Dialect.excel, sort, descending)
+    return path, count

@@ -282,6 +282,8 @@ def apply_status(
         req.paid_at = status.paid_at or now()
     if status.state not in LIVE and req.ended_at is None:
         req.ended_at = now()
+    if before != status.state:
+        record(s, actor, "payment", req.reference, kind, before.value, status.state.value)
     if before != status.state or kind != "status":
         _event(s, req, actor, kind, status.reason or "", status.raw)
     if req.order_id is None:

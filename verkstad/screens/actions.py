@@ -35,6 +35,7 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("next_page", N_("Next page"), "pagedown", "list", show=False),
     UiAction("previous_page", N_("Previous page"), "pageup", "list", show=False),
     UiAction("focus_filter", N_("Search"), "slash", "list"),
+    UiAction("export_csv", N_("Export CSV"), "f7", "list"),
     UiAction("function_menu", N_("Function"), "f9", "order"),
     UiAction("add_line", N_("Add line"), "insert,a", "order"),
     UiAction("edit_line", N_("Edit line"), "e", "order", show=False),

@@ -213,6 +213,28 @@ class OrderListScreen(ServiceScreen):
 
     # ------------------------------------------------------------ actions
 
+    async def action_export_csv(self) -> None:
+        """The whole filtered list (not only this page) as a Swedish Excel file."""
+        from verkstad.config import data_dir
+        from verkstad.ledger.csv_export import export_to_folder
+
+        flt = self._filter()
+        if flt is None:
+            return
+        done = await self.call(
+            export_to_folder,
+            self.vapp.db,
+            self.vapp.actor,
+            data_dir() / "exports",
+            flt,
+            None,
+            self.sort,
+            self.descending,
+        )
+        if done is not None:
+            path, n = done
+            self.notify(_("{n} orders exported to {path}").format(n=n, path=path), timeout=15)
+
     def action_focus_filter(self) -> None:
         self.query_one("#search", Input).focus()
 

@@ -28,7 +28,6 @@ from verkstad.mpay.status import LIVE, STATE_LABELS, PaymentState
 from verkstad.mpay.views import PaymentView
 from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
-from verkstad.screens.csv_export import write_csv
 from verkstad.screens.dialogs import ConfirmDialog
 from verkstad.users import Role
 
@@ -301,42 +300,18 @@ class PaymentsScreen(ServiceScreen):
             await self.app.push_screen_wait(HistoryDialog(view))
 
     async def action_export_csv(self) -> None:
-        header = [
-            _("Status"),
-            _("Reference"),
-            _("Order"),
-            _("Cust. no."),
-            _("Customer name"),
-            _("Provider"),
-            _("Amount"),
-            _("Currency"),
-            _("Sent by"),
-            _("Sent"),
-            _("Paid"),
-            _("Read"),
-            _("Consolidated"),
-        ]
-        rows = [
-            (
-                p.state_label,
-                p.reference,
-                p.order_number,
-                p.customer_number,
-                p.customer_name,
-                p.provider,
-                Money(p.amount_minor, p.currency).decimal,
-                p.currency,
-                p.created_by,
-                p.sent_at,
-                p.paid_at,
-                _("Yes") if p.read else _("No"),
-                p.consolidated_at,
-            )
-            for p in self.payments
-        ]
-        path = await self.call(write_csv, data_dir() / "exports", _("payments"), header, rows)
-        if path is not None:
-            count = ngettext("{n} payment", "{n} payments", len(rows)).format(n=len(rows))
+        from verkstad.ledger.csv_export import export_to_folder
+
+        done = await self.call(
+            export_to_folder,
+            self.vapp.db,
+            self.vapp.actor,
+            data_dir() / "exports",
+            payments=self._filter(),
+        )
+        if done is not None:
+            path, n = done
+            count = ngettext("{n} payment", "{n} payments", n).format(n=n)
             self.notify(_("{count} exported to {path}").format(count=count, path=path), timeout=15)
 
 
