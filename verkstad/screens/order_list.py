@@ -74,7 +74,7 @@ class OrderListScreen(ServiceScreen):
             )
             yield Select(
                 [(_("Payment received"), "yes"), (_("Not received"), "no")],
-                prompt=_("Paid and unpaid"),
+                prompt=_("Paid or not"),
                 id="paid",
             )
             yield Input(placeholder=_("Paid from (date)"), id="received-from")
