@@ -63,6 +63,24 @@ class Actor:
 
 
 SYSTEM = Actor("system", Role.ADMIN)
+
+
+def require_role(
+    db: Database, actor: Actor, action: str, *roles: Role, message: str | None = None
+) -> None:
+    """Refuse unless ``actor`` has one of ``roles``; a refusal is audited (and committed).
+
+    Call it outside any open write transaction (the audit needs its own).
+    """
+    if actor.role in roles:
+        return
+    with db.session() as s:
+        record(s, actor, "permission", action, "refused", None, {"role": actor.role})
+    if message:
+        raise PermissionDenied(message)
+    actor.require(*roles)
+
+
 _NAME = re.compile(r"^[a-z0-9._-]{2,40}$")
 
 
@@ -76,7 +94,7 @@ def parse_role(text: str) -> Role:
 
 
 def add_user(db: Database, actor: Actor, name: str, role: Role, full_name: str = "") -> Actor:
-    actor.require(Role.ADMIN)
+    require_role(db, actor, "add_user", Role.ADMIN)
     name = name.strip().lower()
     if not _NAME.match(name):
         raise ValidationError(

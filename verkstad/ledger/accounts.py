@@ -19,8 +19,9 @@ from verkstad.db import Database
 from verkstad.errors import ValidationError
 from verkstad.i18n import N_, _
 from verkstad.ledger.models import BookSetting
+from verkstad.money import parse_minor
 from verkstad.orders.status import PaymentMethod
-from verkstad.users import Actor, Role
+from verkstad.users import Actor, Role, require_role
 
 SALES_KINDS = ("part", "labour", "fee")
 VAT_RATES = (25, 15, 12, 6, 0)
@@ -154,7 +155,7 @@ def set_account(
     db: Database, actor: Actor, role: str, account: str, name: str | None = None
 ) -> AccountSettingView:
     """Use ``account`` for ``role`` from now on (ADMIN); optionally name the account."""
-    actor.require(Role.ADMIN)
+    require_role(db, actor, "set_account", Role.ADMIN)
     if role not in ROLES:
         raise ValidationError(_("Role"), _("unknown; see `verkstad ledger accounts` for the roles"))
     number = parse_account(account)
@@ -193,10 +194,16 @@ def _series(text: str) -> str:
     return value
 
 
+def _amount(text: str) -> str:
+    return str(parse_minor(text, field=_("Amount")))
+
+
 # Settings of the books other than accounts: key → (default, parser).
 SETTINGS = {
     "invoice.terms_days": ("30", _terms),
     "sie.series": ("A", _series),
+    # Refunds above this (in öre) need a PAYMENT_MANAGER or ADMIN; set it as "1 000".
+    "refund.staff_limit": ("100000", _amount),
 }
 
 
@@ -207,7 +214,7 @@ def setting(s: Session, key: str) -> str:
 
 def set_setting(db: Database, actor: Actor, key: str, value: str) -> str:
     """Change a setting of the books other than an account (ADMIN); returns the stored value."""
-    actor.require(Role.ADMIN)
+    require_role(db, actor, "set_setting", Role.ADMIN)
     if key not in SETTINGS:
         raise ValidationError(
             _("Setting"), _("must be one of: {choices}").format(choices=", ".join(SETTINGS))

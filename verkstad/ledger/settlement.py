@@ -38,7 +38,7 @@ from verkstad.money import CURRENCIES, Money
 from verkstad.mpay.models import PaymentRequest
 from verkstad.orders.models import Order
 from verkstad.orders.status import PaymentMethod
-from verkstad.users import Actor, Role
+from verkstad.users import Actor, Role, require_role
 
 
 @dataclass(frozen=True)
@@ -328,7 +328,7 @@ def _totals_agree(lines: Sequence[SettlementLine], total: SettlementLine) -> boo
 
 def import_settlement(db: Database, actor: Actor, data: bytes, file_name: str) -> ImportResult:
     """Read a settlement report and book every matched, not yet booked line (one transaction)."""
-    actor.require(Role.PAYMENT_MANAGER, Role.ADMIN)
+    require_role(db, actor, "import_settlement", Role.PAYMENT_MANAGER, Role.ADMIN)
     report = read_report(data)
     provider = report.provider
     result = ImportResult(provider, file_name)

@@ -12,7 +12,7 @@ from verkstad.db import Database
 from verkstad.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from verkstad.i18n import _
 from verkstad.mpay.models import PaymentChannel
-from verkstad.users import Actor, Role
+from verkstad.users import Actor, Role, require_role
 
 PROVIDER_NAMES = ("resurs", "vipps", "swish", "stripe")
 
@@ -65,7 +65,7 @@ def add_channel(
     lifetime_minutes: int = 24 * 60,
     users: tuple[str, ...] = (),
 ) -> ChannelView:
-    actor.require(Role.ADMIN)
+    require_role(db, actor, "add_channel", Role.ADMIN)
     name = name.strip()
     if not name or len(name) > 40:
         raise ValidationError(_("Channel name"), _("1–40 characters"))

@@ -18,7 +18,7 @@ from verkstad.mpay.models import PaymentChannel, PaymentDraft, PaymentEvent, Pay
 from verkstad.mpay.status import PaymentState
 from verkstad.mpay.views import PaymentView, payment_view
 from verkstad.orders.models import Customer, Order
-from verkstad.users import Actor, Role
+from verkstad.users import Actor, Role, require_role
 
 
 @dataclass(frozen=True)
@@ -126,10 +126,7 @@ def mark_read(db: Database, actor: Actor, request_id: int) -> None:
 
 def consolidate(db: Database, actor: Actor, request_id: int) -> None:
     """Konsolidera: the bookkeeper has booked the payment (PAYMENT_MANAGER only)."""
-    if actor.role != Role.PAYMENT_MANAGER:
-        with db.session() as s:
-            record(s, actor, "payment", request_id, "consolidate_refused")
-        actor.require(Role.PAYMENT_MANAGER)
+    require_role(db, actor, "consolidate", Role.PAYMENT_MANAGER)
     with db.session() as s:
         req = s.get(PaymentRequest, request_id)
         if req is None:

@@ -42,7 +42,7 @@ from verkstad.orders.models import Customer, Order, OrderLine
 from verkstad.orders.service import clear_payment, lock_order, record_payment, transition
 from verkstad.orders.status import Action, OrderStatus, PaymentMethod
 from verkstad.orders.totals import div_round, line_net
-from verkstad.users import SYSTEM, Actor
+from verkstad.users import SYSTEM, Actor, Role, require_role
 
 Providers = Callable[[str], PaymentProvider]
 P = PaymentState
@@ -786,7 +786,13 @@ def refund(
     amount_text: str | None = None,
     note: str = "",
 ) -> PaymentView:
-    """Återbetala: all or part of what was captured (returns of some lines), never more."""
+    """Återbetala: all or part of what was captured (returns of some lines), never more.
+
+    Staff may refund up to the books' ``refund.staff_limit``; above it a payment
+    manager or an admin must do it.
+    """
+    if actor.role == Role.STAFF:
+        _check_staff_refund_limit(db, actor, request_id, amount_text)
     with db.session() as s:
         req = _request_for_update(s, request_id)
         if req.state not in PAID_STATES:
@@ -829,6 +835,32 @@ def refund(
         req = _request_for_update(s, request_id)
         apply_status(s, actor, req, status, "refunded")
         return _view(s, req)
+
+
+def _check_staff_refund_limit(
+    db: Database, actor: Actor, request_id: int, amount_text: str | None
+) -> None:
+    from verkstad.ledger.accounts import setting
+
+    with db.read() as s:
+        req = s.get(PaymentRequest, request_id)
+        if req is None:
+            raise NotFoundError(_("There is no payment {id}.").format(id=request_id))
+        left = req.captured_minor - req.refunded_minor
+        limit = int(setting(s, "refund.staff_limit"))
+        currency = req.currency
+    amount = left if not amount_text else parse_minor(amount_text, field=_("Refund amount"))
+    if amount > limit:
+        require_role(
+            db,
+            actor,
+            "refund_above_limit",
+            Role.PAYMENT_MANAGER,
+            Role.ADMIN,
+            message=_("Refunds above {limit} need a payment manager or an administrator.").format(
+                limit=Money(limit, currency).format()
+            ),
+        )
 
 
 def request_by_provider_ref(db: Database, provider: str, provider_ref: str) -> int | None:

@@ -35,7 +35,7 @@ from verkstad.orders.status import (
 from verkstad.orders.totals import compute_totals
 from verkstad.orders.views import CompanyView, CustomerView, OrderView, VehicleView, order_view
 from verkstad.series import take_number
-from verkstad.users import Actor, Role
+from verkstad.users import Actor, Role, require_role
 
 # ---------------------------------------------------------------- company
 
@@ -67,7 +67,7 @@ COUNTRY_CURRENCY = {"SE": "SEK", "NO": "NOK"}
 
 def update_company(db: Database, actor: Actor, **changes: Any) -> CompanyView:
     """Change company settings (ADMIN). Country decides the currency and the rounding."""
-    actor.require(Role.ADMIN)
+    require_role(db, actor, "update_company", Role.ADMIN)
     with db.session() as s:
         company = company_row(s)
         before = CompanyView.of(company)
