@@ -1,4 +1,4 @@
-"""Secrets never show: not in config show, logs, audit events, messages shown to users or exports."""
+"""No secret shows: not in config show, logs, audit events, messages to users or exports."""
 
 from __future__ import annotations
 
