@@ -9,8 +9,9 @@ from verkstad.mpay.models import (
     PaymentOperation,
     PaymentRequest,
 )
-from verkstad.mpay.notify import OutboxMessage
+from verkstad.mpay.notify import OutboxAttachment, OutboxMessage
 from verkstad.mpay.scheduler import JOBS_TABLE
+from verkstad.mpay.templates import MessageTemplate
 from verkstad.orders.models import Company, Customer, Order, OrderLine, Vehicle
 from verkstad.series import Series
 from verkstad.users import User
@@ -20,8 +21,10 @@ __all__ = [
     "AuditEvent",
     "Company",
     "Customer",
+    "MessageTemplate",
     "Order",
     "OrderLine",
+    "OutboxAttachment",
     "OutboxMessage",
     "PaymentChannel",
     "PaymentDraft",

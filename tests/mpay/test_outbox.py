@@ -8,6 +8,7 @@ from email import message_from_bytes
 import pytest
 from aiosmtpd.controller import Controller
 from freezegun import freeze_time
+from sqlmodel import select
 
 from verkstad import failpoints
 from verkstad.clock import now
@@ -94,3 +95,58 @@ def test_crash_after_sending_resends_with_the_same_message_id(db, smtp):
         assert deliver_pending(db, senders(_settings(port))) == 1
     ids = {message_from_bytes(m)["Message-ID"] for m in inbox.messages}
     assert len(inbox.messages) == 2 and len(ids) == 1
+
+
+def test_attachments_arrive_byte_for_byte(db, smtp):
+    inbox, port = smtp
+    pdf = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\r\n.\r\n\n.\n%%EOF"  # every byte, SMTP dots
+    note = "Rad 1\r\nRäksmörgås\n".encode()
+    with db.session() as s:
+        queue(
+            s,
+            "email",
+            "asa@example.se",
+            "Fakturan bifogas.",
+            "invoice:1",
+            subject="Faktura 1",
+            attachments=[
+                ("faktura-1.pdf", "application/pdf", pdf),
+                ("note.txt", "text/plain", note),
+            ],
+        )
+    assert deliver_pending(db, senders(_settings(port))) == 1
+    mail = message_from_bytes(inbox.messages[0])
+    parts = [p for p in mail.walk() if p.get_filename()]
+    assert [(p.get_filename(), p.get_content_type()) for p in parts] == [
+        ("faktura-1.pdf", "application/pdf"),
+        ("note.txt", "text/plain"),
+    ]
+    assert parts[0].get_payload(decode=True) == pdf
+    assert parts[1].get_payload(decode=True) == note
+    body = next(
+        p for p in mail.walk() if p.get_content_type() == "text/plain" and not p.get_filename()
+    )
+    assert "Fakturan bifogas." in body.get_payload(decode=True).decode()
+
+
+def test_an_attachment_is_kept_with_its_message_until_sent(db):
+    with db.session() as s:
+        queue(
+            s,
+            "email",
+            "a@example.se",
+            "x",
+            "k",
+            attachments=[("a.bin", "application/octet-stream", b"\x00\xff")],
+        )
+        queue(
+            s,
+            "email",
+            "a@example.se",
+            "x",
+            "k",
+            attachments=[("b.bin", "application/octet-stream", b"2")],
+        )
+    with db.read() as s:
+        (row,) = s.exec(select(OutboxMessage)).all()
+        assert [(a.filename, a.content) for a in row.attachments] == [("a.bin", b"\x00\xff")]

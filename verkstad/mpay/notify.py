@@ -1,23 +1,23 @@
 """The outbox: every SMS and e-mail to a customer is written in the same transaction as the
 change that causes it, then delivered with retries. A dedupe key per message means a
 crash between sending and recording is resolved by the gateway, never by a second text.
+
+(No ``from __future__ import annotations`` here: SQLModel reads the relationship's
+annotation at run time.)
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Index, Text, update
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy import Column, Index, LargeBinary, Text, update
+from sqlmodel import Field, Relationship, Session, SQLModel, col, select
 
 from verkstad.clock import format_datetime, now
 from verkstad.db import Database, UTCDateTime
 from verkstad.errors import DomainError
 from verkstad.failpoints import reach
-from verkstad.i18n import translation_for
 from verkstad.money import Money
-from verkstad.orders.models import Customer
+from verkstad.orders.models import Company, Customer
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)  # how long a claimed message is left alone
@@ -40,7 +40,26 @@ class OutboxMessage(SQLModel, table=True):
     payment_request_id: int | None = Field(
         default=None, foreign_key="payment_requests.id", index=True
     )
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=now)
+    # Loaded with the message, so a sender has them after the session has closed.
+    attachments: list["OutboxAttachment"] = Relationship(
+        sa_relationship_kwargs={"lazy": "selectin"}
+    )
+
+
+class OutboxAttachment(SQLModel, table=True):
+    """A file sent with an e-mail, stored byte for byte with its message."""
+
+    __tablename__ = "outbox_attachments"
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outbox.id", index=True)
+    filename: str = Field(max_length=200)
+    mime_type: str = Field(max_length=100)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+Attachment = tuple[str, str, bytes]  # file name, MIME type ("application/pdf"), content
 
 
 def queue(
@@ -51,55 +70,70 @@ def queue(
     dedupe_key: str,
     subject: str = "",
     payment_request_id: int | None = None,
-) -> None:
-    """Add a message unless one with the same dedupe key exists (queueing is idempotent)."""
+    *,
+    order_id: int | None = None,
+    attachments: Sequence[Attachment] = (),
+) -> bool:
+    """Add a message unless one with the same dedupe key exists (queueing is idempotent).
+
+    Returns whether a message was added.
+    """
     if s.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first():
-        return
-    s.add(
-        OutboxMessage(
-            channel=channel,
-            recipient=recipient,
-            body=body,
-            subject=subject,
-            dedupe_key=dedupe_key,
-            payment_request_id=payment_request_id,
-        )
+        return False
+    message = OutboxMessage(
+        channel=channel,
+        recipient=recipient,
+        body=body,
+        subject=subject,
+        dedupe_key=dedupe_key,
+        payment_request_id=payment_request_id,
+        order_id=order_id,
     )
+    s.add(message)
+    s.flush()  # the message's id, for its attachments
+    assert message.id is not None
+    for name, mime, content in attachments:
+        s.add(
+            OutboxAttachment(message_id=message.id, filename=name, mime_type=mime, content=content)
+        )
+    return True
 
 
 def queue_payment_link(s: Session, req: object) -> None:
-    """Text and/or e-mail the customer a payment link, in the customer's language."""
+    """Text and/or e-mail the customer a payment link: the template for the customer's
+    language and the order's category, amounts and times in the customer's locale."""
     from verkstad.mpay.models import PaymentRequest
+    from verkstad.mpay.templates import PAY_LINK_EMAIL, PAY_LINK_SMS, order_category, render
 
     assert isinstance(req, PaymentRequest) and req.link
     customer = s.get(Customer, req.customer_id)
-    assert customer is not None
-    t = translation_for(customer.language).gettext
-    amount = Money(req.amount_minor, req.currency).format(customer.language)
-    expires = format_datetime(req.expires_at, customer.language) if req.expires_at else ""
-    body = (
-        t("Pay {amount} for {reference}: {link} (valid until {expires}). {explanation}")
-        .format(
-            amount=amount,
-            reference=req.reference,
-            link=req.link,
-            expires=expires,
-            explanation=req.explanation,
-        )
-        .strip()
-    )
+    company = s.get(Company, 1)
+    assert customer is not None and company is not None
+    lang = customer.language
+    values = {
+        "amount": Money(req.amount_minor, req.currency).format(lang),
+        "reference": req.reference,
+        "link": req.link,
+        "expires": format_datetime(req.expires_at, lang) if req.expires_at else "",
+        "explanation": req.explanation,
+        "company": company.name,
+    }
+    category = order_category(s, req.order_id)
+    key = f"pay-link:{req.idempotency_key}"
     if req.send_sms and req.phone:
+        _subject, body = render(s, PAY_LINK_SMS, lang, category, values)
         queue(
             s,
             "sms",
             req.phone,
             body,
-            f"pay-link:{req.idempotency_key}:sms",
+            f"{key}:sms",
             payment_request_id=req.id,
+            order_id=req.order_id,
         )
     if req.send_email and req.email:
-        subject = t("Payment request {reference}").format(reference=req.reference)
-        queue(s, "email", req.email, body, f"pay-link:{req.idempotency_key}:email", subject, req.id)
+        subject, body = render(s, PAY_LINK_EMAIL, lang, category, values)
+        queue(s, "email", req.email, body, f"{key}:email", subject, req.id, order_id=req.order_id)
 
 
 Sender = Callable[[OutboxMessage], None]

@@ -40,6 +40,9 @@ def send_email(settings: Settings, message: OutboxMessage) -> None:
     digest = hashlib.sha256(message.dedupe_key.encode()).hexdigest()[:32]
     mail["Message-ID"] = f"<{digest}@outbox.verkstad>"
     mail.set_content(message.body)
+    for a in message.attachments:
+        maintype, _slash, subtype = a.mime_type.partition("/")
+        mail.add_attachment(a.content, maintype=maintype, subtype=subtype, filename=a.filename)
     try:
         if smtp.security == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
