@@ -24,14 +24,26 @@ from verkstad.db import Database
 from verkstad.errors import DomainError, NotFoundError
 from verkstad.mpay.channels import PROVIDER_NAMES
 from verkstad.mpay.gateway import Providers
-from verkstad.mpay.providers.base import CallbackEvent, CallbackRejected
+from verkstad.mpay.providers.base import CallbackRejected
 from verkstad.users import SYSTEM
 
 
-def handle_callback(db: Database, providers: Providers, provider: str, event: CallbackEvent) -> str:
-    """Re-fetch the payment a verified callback is about; returns its state after."""
+def handle_callback(
+    db: Database,
+    providers: Providers,
+    provider: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> str:
+    """Verify a callback and re-fetch the payment it is about; returns its state after.
+
+    Blocking work (a Stripe event may name only a PaymentIntent, whose session
+    the adapter looks up): callers off the event loop run it in a thread.
+    """
     from verkstad.mpay.service import refresh, request_by_provider_ref
 
+    event = providers(provider).verify_callback(path, headers, body, now())
     request_id = request_by_provider_ref(db, provider, event.provider_ref)
     if request_id is None:
         raise NotFoundError(f"unknown {provider} payment {event.provider_ref}")
@@ -49,14 +61,12 @@ def build_app(db: Database, settings: Settings) -> Starlette:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            event = providers(name).verify_callback(path, headers, body, now())
+            state = await run_in_threadpool(
+                handle_callback, db, providers, name, path, headers, body
+            )
         except CallbackRejected as e:
             return JSONResponse({"error": str(e)}, status_code=401)
-        try:
-            state = await run_in_threadpool(handle_callback, db, providers, name, event)
-        except NotFoundError as e:
-            return JSONResponse({"error": str(e)}, status_code=503)
-        except DomainError as e:  # the provider or the database is away: ask for a retry
+        except DomainError as e:  # unknown payment, provider or database away: retry later
             return JSONResponse({"error": str(e)}, status_code=503)
         return JSONResponse({"state": state})
 

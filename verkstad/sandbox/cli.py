@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import typer
 
-from verkstad.config import Settings, load_settings
+from verkstad.config import Settings, SmtpSettings, load_settings
 from verkstad.errors import DomainError
 from verkstad.i18n import _
 
@@ -80,11 +80,17 @@ def serve(
     rate_limits: bool = typer.Option(
         True, "--rate-limits/--no-rate-limits", help=_("Enforce the providers' request limits")
     ),
+    smtp_port: int = typer.Option(
+        SmtpSettings.model_fields["port"].default,
+        "--smtp-port",
+        help=_("Port of the SMTP server for e-mail (0: none)"),
+    ),
 ) -> None:
     import uvicorn
 
     from verkstad.sandbox.faults import Faults
     from verkstad.sandbox.server import bind, default_db, make_config
+    from verkstad.sandbox.smtp import SmtpServer
 
     settings = _settings()
     path = db or default_db()
@@ -107,14 +113,30 @@ def serve(
         raise DomainError(str(e)) from None
     if webhook_url:
         sandbox.webhooks.configure({"url": webhook_url})
+    mail_server = None
+    if smtp_port:
+        try:
+            mail_server = SmtpServer(sandbox, bind(host, smtp_port))
+        except OSError as e:  # e.g. a second sandbox: it still serves the providers
+            message = _("Port {port} cannot be used for SMTP ({error}); e-mail is off.")
+            typer.echo(message.format(port=smtp_port, error=e.strerror), err=True)
     typer.echo(
         _("Sandbox on {url} (state in {path}); Ctrl+C stops it.").format(
             url=sandbox.config.public_url, path=path
         )
     )
     try:
+        if mail_server is not None:
+            mail_server.start()
+            typer.echo(
+                _("SMTP on {host}:{port}; the inbox is {url}/inbox.").format(
+                    host=host, port=mail_server.port, url=sandbox.config.public_url
+                )
+            )
         uvicorn.Server(config).run(sockets=[sock])
     finally:
+        if mail_server is not None:
+            mail_server.stop()
         sandbox.store.close()
 
 
@@ -129,6 +151,19 @@ def phone(number: str = typer.Argument(...), url: str = URL_OPTION) -> None:
     for p in data["payments"]:
         typer.echo("  ", nl=False)
         _print_payment(p)
+
+
+@app.command("inbox", help=_("The e-mails an address has received."))
+def inbox(address: str = typer.Argument(...), url: str = URL_OPTION) -> None:
+    mails = _call(url, "GET", f"/inbox/{address}")["mails"]
+    if not mails:
+        typer.echo(_("No e-mails yet."))
+    for m in mails:
+        typer.echo(f"{m['at'][:19]}  {m['from']}: {m['subject']}")
+        for line in m["text"].splitlines():
+            typer.echo(f"    {line}")
+        for a in m["attachments"]:
+            typer.echo(f"    [{a['name']}, {a['size']} B]")
 
 
 def _act(action: str, reference: str, url: str, method: str | None = None) -> None:

@@ -1,5 +1,6 @@
-"""The sandbox HTTP server: every emulated provider, the SMS gateway, the phone and controls,
-on one port (127.0.0.1 unless another host is asked for), served by uvicorn.
+"""The sandbox HTTP server: every emulated provider, the SMS gateway, the phone, the e-mail
+inbox and controls, on one port (127.0.0.1 unless another host is asked for), served by uvicorn.
+The SMTP server that fills the inbox is ``smtp.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from verkstad.config import Settings, data_dir
 from verkstad.sandbox.control import Control
 from verkstad.sandbox.core import Sandbox, SandboxConfig
 from verkstad.sandbox.faults import FaultMiddleware, Faults
+from verkstad.sandbox.inbox import Inbox
 from verkstad.sandbox.pages import Pages
 from verkstad.sandbox.resurs import ResursEmulator
 from verkstad.sandbox.sms import SmsGateway
@@ -49,6 +51,7 @@ def build_app(sandbox: Sandbox, deliver_every: float | None = 1.0) -> Starlette:
         SmsGateway(sandbox),
         Control(sandbox, faults),
         Pages(sandbox),
+        Inbox(sandbox),
     ):
         routes += part.routes()
 

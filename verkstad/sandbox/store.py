@@ -4,7 +4,7 @@ Payments of every provider are JSON documents (the emulator's own state, from
 which it renders the provider's wire object) with a few indexed columns for
 lookups. Everything else the
 emulated providers remember lives beside them: events, saved idempotent
-responses, the phone's inbox, the webhook queue, money movements for
+responses, the phone's inbox, the e-mail inbox, the webhook queue, money movements for
 settlement, and small settings (clock, faults, webhook switches).
 """
 
@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS messages (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ix_messages_number ON messages (number);
+CREATE TABLE IF NOT EXISTS mails (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    address TEXT NOT NULL,
+    message_id TEXT,
+    doc TEXT NOT NULL,
+    UNIQUE (address, message_id)
+);
 CREATE TABLE IF NOT EXISTS webhooks (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     provider TEXT NOT NULL,
@@ -79,7 +86,15 @@ CREATE INDEX IF NOT EXISTS ix_transactions ON transactions (provider, at);
 """
 
 # Reset empties these; the settings in kv stay unless asked.
-_STATE_TABLES = ("payments", "events", "idempotency", "messages", "webhooks", "transactions")
+_STATE_TABLES = (
+    "payments",
+    "events",
+    "idempotency",
+    "messages",
+    "mails",
+    "webhooks",
+    "transactions",
+)
 
 
 def _letters_and_digits(text: str) -> str:
@@ -309,6 +324,30 @@ class Store:
                     "SELECT number, doc FROM messages WHERE number = ? ORDER BY seq", (number,)
                 ).fetchall()
         return [{"number": n, **json.loads(d)} for n, d in rows]
+
+    # ---------------------------------------------------------------- the inbox
+
+    def add_mail(self, address: str, message_id: str | None, mail: dict[str, Any]) -> bool:
+        """Keep a received e-mail; False if this mailbox already has its Message-ID."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO mails (address, message_id, doc) VALUES (?, ?, ?)",
+                (address, message_id, json.dumps(mail)),
+            )
+        return cursor.rowcount == 1
+
+    def mails(self, address: str | None = None) -> list[dict[str, Any]]:
+        """Received e-mails, oldest first, with ``seq`` and ``address``."""
+        with self._lock:
+            if address is None:
+                rows = self._db.execute("SELECT seq, address, doc FROM mails ORDER BY seq")
+            else:
+                rows = self._db.execute(
+                    "SELECT seq, address, doc FROM mails WHERE address = ? ORDER BY seq",
+                    (address,),
+                )
+            found = rows.fetchall()
+        return [{"seq": s, "address": a, **json.loads(d)} for s, a, d in found]
 
     # ---------------------------------------------------------------- webhooks
 

@@ -6,7 +6,8 @@
         running.act(reference, "approve")
 
 Webhooks go out only when ``deliver_webhooks()`` is called, so tests decide
-when they arrive.
+when they arrive. ``run_sandbox(path, smtp=True)`` also starts the SMTP server on
+a free port (``running.smtp_port``; ``running.settings.smtp`` points at it).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from verkstad.config import Settings
 from verkstad.sandbox.core import Sandbox, SandboxError
 from verkstad.sandbox.server import bind, make_config
+from verkstad.sandbox.smtp import SmtpServer
 
 
 class _Server(uvicorn.Server):
@@ -45,6 +48,7 @@ class RunningSandbox:
     settings: Settings  # verkstad's settings, every provider pointing at this sandbox
     sandbox: Sandbox
     client: httpx.Client
+    smtp_port: int | None = None  # the SMTP server's, when started
 
     def control(self, method: str, path: str, json: Any = None) -> Any:
         response = self.client.request(method, path, json=json)
@@ -79,12 +83,18 @@ class RunningSandbox:
         result: dict[str, Any] = self.control("GET", f"/phone/{number.lstrip('+')}")
         return result
 
+    def inbox(self, address: str) -> list[dict[str, Any]]:
+        mails: list[dict[str, Any]] = self.control("GET", f"/inbox/{address}")["mails"]
+        return mails
+
     def reset(self) -> None:
         self.control("POST", "/_sandbox/reset")
 
 
 @contextmanager
-def run_sandbox(db_path: Path, settings: Settings | None = None) -> Iterator[RunningSandbox]:
+def run_sandbox(
+    db_path: Path, settings: Settings | None = None, smtp: bool = False
+) -> Iterator[RunningSandbox]:
     sock = bind("127.0.0.1", 0)
     base = settings or Settings()
     config, sandbox = make_config(sock, db_path, base, deliver_every=None, log_level="warning")
@@ -93,16 +103,52 @@ def run_sandbox(db_path: Path, settings: Settings | None = None) -> Iterator[Run
     thread.start()
     if not server.ready.wait(timeout=30):
         raise RuntimeError("the sandbox did not start")
+    mail_server = SmtpServer(sandbox, bind("127.0.0.1", 0)) if smtp else None
     url = sandbox.config.public_url
+    update: dict[str, Any] = {"sandbox_url": url}
+    if mail_server is not None:
+        mail_server.start()
+        update["smtp"] = base.smtp.model_copy(
+            update={"host": "127.0.0.1", "port": mail_server.port, "security": "none"}
+        )
     client = httpx.Client(base_url=url, timeout=10)
     try:
-        yield RunningSandbox(url, base.model_copy(update={"sandbox_url": url}), sandbox, client)
+        yield RunningSandbox(
+            url,
+            base.model_copy(update=update),
+            sandbox,
+            client,
+            mail_server.port if mail_server else None,
+        )
     finally:
         client.close()
+        if mail_server is not None:
+            mail_server.stop()
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
         sandbox.store.close()
+
+
+@contextmanager
+def serve_app(app: ASGIApp) -> Iterator[str]:
+    """Serve any ASGI app (e.g. verkstad's callback receiver) on a free loopback port.
+
+    Yields its URL once the server has started (its lifespan included).
+    """
+    sock = bind("127.0.0.1", 0)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    server = _Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    if not server.ready.wait(timeout=30):
+        raise RuntimeError("the server did not start")
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
 
 
 @dataclass(frozen=True)
