@@ -132,10 +132,14 @@ def test_mark_read_own_only_and_consolidate_for_payment_managers(db, admin, sett
     [after] = payments_of_order(db, order)
     assert after.read and after.consolidated_by == "bengt"
     with db.read() as s:
-        actions = [
-            e.action for e in s.exec(select(AuditEvent).where(AuditEvent.entity == "payment"))
-        ]
-    assert {"mark_read_refused", "mark_read", "consolidate_refused", "consolidate"} <= set(actions)
+        events = s.exec(select(AuditEvent)).all()
+    actions = {(e.entity, e.entity_id, e.action) for e in events}
+    assert {
+        ("payment", view.reference, "mark_read"),
+        ("payment", view.reference, "consolidate"),
+    } <= actions
+    assert ("payment", view.reference, "mark_read_refused") in actions
+    assert ("permission", "consolidate", "refused") in actions
     providers.close()
 
 
