@@ -23,6 +23,10 @@ from verkstad.users import Actor, Role
 # own virtual clock for moving provider time (sandbox.advance).
 freezegun.configure(extend_ignore_list=["verkstad.sandbox", "uvicorn", "asyncio", "anyio"])
 
+# Tests read English. Set it already while collecting: screens translate their key labels
+# when first imported, and that must not depend on which tests happen to import them first.
+set_language("en")
+
 PG_URL = os.environ.get("VERKSTAD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
 
 
