@@ -35,7 +35,7 @@ def _language_from(argv: Sequence[str]) -> str:
 
 
 def build_app() -> typer.Typer:
-    from verkstad.cli import admin, background, books, customers, demo, mpay, orders
+    from verkstad.cli import admin, background, books, customers, demo, messages, mpay, orders
     from verkstad.cli.common import Context
 
     app = typer.Typer(
@@ -71,6 +71,7 @@ def build_app() -> typer.Typer:
     customers.register(app)
     orders.register(app)
     books.register(app)
+    messages.register(app)
     mpay.register(app)
     background.register(app)
     from verkstad.sandbox.cli import app as sandbox_app

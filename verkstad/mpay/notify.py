@@ -7,6 +7,7 @@ annotation at run time.)
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Index, LargeBinary, Text, update
@@ -17,7 +18,7 @@ from verkstad.db import Database, UTCDateTime
 from verkstad.errors import DomainError
 from verkstad.failpoints import reach
 from verkstad.money import Money
-from verkstad.orders.models import Company, Customer
+from verkstad.orders.models import Company, Customer, Order
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)  # how long a claimed message is left alone
@@ -201,3 +202,43 @@ def messages_for_request(db: Database, request_id: int) -> list[OutboxMessage]:
         return list(
             s.exec(select(OutboxMessage).where(OutboxMessage.payment_request_id == request_id))
         )
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """How a message to the customer went, for the order's Billing tab."""
+
+    channel: str
+    recipient: str
+    subject: str
+    state: str  # PENDING | SENT | FAILED
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    attachments: tuple[str, ...]
+
+
+def messages_for_order(db: Database, order_number: int) -> list[MessageView]:
+    """Every SMS and e-mail queued for the order, oldest first."""
+    with db.read() as s:
+        rows = s.exec(
+            select(OutboxMessage)
+            .join(Order, col(Order.id) == col(OutboxMessage.order_id))
+            .where(Order.number == order_number)
+            .order_by(col(OutboxMessage.id))
+        ).all()
+        return [
+            MessageView(
+                m.channel,
+                m.recipient,
+                m.subject,
+                m.state,
+                m.attempts,
+                m.created_at,
+                m.sent_at,
+                m.last_error,
+                tuple(a.filename for a in m.attachments),
+            )
+            for m in rows
+        ]

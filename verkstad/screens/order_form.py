@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -19,6 +20,7 @@ from verkstad.clock import format_datetime, now
 from verkstad.formatting import format_percent_bp, format_quantity
 from verkstad.i18n import _
 from verkstad.money import Money
+from verkstad.mpay.notify import MessageView
 from verkstad.mpay.status import LIVE, PaymentState
 from verkstad.mpay.views import PaymentView
 from verkstad.orders.fields import VAT_RATES
@@ -48,6 +50,7 @@ class OrderScreen(ServiceScreen):
         self.order: OrderView | None = None
         self.payment: PaymentView | None = None
         self.payments: list[PaymentView] = []
+        self.messages: list[MessageView] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -107,6 +110,7 @@ class OrderScreen(ServiceScreen):
 
     async def reload(self) -> None:
         from verkstad.audit import history
+        from verkstad.mpay.notify import messages_for_order
         from verkstad.mpay.payments import payments_of_order
         from verkstad.orders.service import get_order
 
@@ -118,6 +122,7 @@ class OrderScreen(ServiceScreen):
         self.payments = await self.call(payments_of_order, db, self.number) or []
         self.payment = self.payments[0] if self.payments else None
         log = await self.call(history, db, "order", self.number) or []
+        self.messages = await self.call(messages_for_order, db, self.number) or []
         self._show(order, log)
         self.refresh_bindings()
 
@@ -202,7 +207,20 @@ class OrderScreen(ServiceScreen):
             (_("Copied to order"), str(order.copied_to or "—")),
             (_("Notes"), order.notes or "—"),
         ]
-        self.query_one("#billing", Static).update("\n".join(f"{k:<34} {v}" for k, v in rows))
+        sent = [self._message_line(m) for m in self.messages]
+        text = "\n".join(f"{k:<34} {v}" for k, v in rows)
+        if sent:
+            text += "\n\n" + _("Messages to the customer") + "\n" + "\n".join(sent)
+        self.query_one("#billing", Static).update(text)
+
+    @staticmethod
+    def _message_line(m: MessageView) -> str:
+        """How it was sent, to whom, its state and date (and why it has not gone yet)."""
+        channel = _("E-mail") if m.channel == "email" else _("SMS")
+        when = format_datetime(m.sent_at or m.created_at)
+        files = f"  [{', '.join(m.attachments)}]" if m.attachments else ""
+        error = f"  ({m.last_error})" if m.last_error and m.state != "SENT" else ""
+        return escape(f"{when}  {channel:<7} {m.state:<8} {m.recipient}  {m.subject}{files}{error}")
 
     def _render_payments(self) -> None:
         table = self.query_one("#payments", DataTable)
@@ -307,7 +325,9 @@ class OrderScreen(ServiceScreen):
                 or (status == S.MPAY and order.payment_received)
             ),
             "print_invoice": books and status in (S.POSTED, S.CREDITED),
-            "email_invoice": False,
+            "email_invoice": books
+            and status in (S.POSTED, S.CREDITED)
+            and bool(order.customer.email),
             "credit": books and status == S.POSTED,
         }
         if (
@@ -489,10 +509,26 @@ class OrderScreen(ServiceScreen):
         if path is not None:
             self.notify(_("The invoice is saved as {path}.").format(path=path))
 
+    @work(group="dialogs")
     async def action_email_invoice(self) -> None:
-        self.notify(
-            _("Sending invoices by e-mail is not available in this version."), severity="warning"
-        )
+        from verkstad.invoices.mail import preview_invoice_email, send_invoice_email
+        from verkstad.screens.invoice_mail import InvoiceMailDialog
+
+        mail = await self.call(preview_invoice_email, self.vapp.db, self.number)
+        if mail is None:
+            return
+        dialog = InvoiceMailDialog(mail, self.vapp.settings.print_folder())
+        if not await self.app.push_screen_wait(dialog):
+            return
+        sent = await self.call(send_invoice_email, self.vapp.db, self.vapp.actor, self.number)
+        if sent is not None:
+            message = (
+                _("Invoice {n} is queued for e-mail to {to}.")
+                if sent.queued
+                else _("Invoice {n} has already been e-mailed to {to}.")
+            )
+            self.notify(message.format(n=sent.invoice_number, to=sent.to))
+        await self.reload()
 
     @work(group="dialogs")
     async def action_credit(self) -> None:
