@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,48 @@ class PrintingSettings(_Section):
     command: str = ""  # e.g. "lp -d kassa" or "lp -d kassa {file}"; empty: only save
 
 
+class RemindersSettings(_Section):
+    """Payment reminders for invoices (FAKTURA) that are not paid by their due date."""
+
+    days_after_due: list[int] = Field(default_factory=lambda: [7, 14])  # one level each; [] = off
+    hour: int = Field(default=8, ge=0, le=23)  # local hour of the day they are sent from
+    # Påminnelseavgift in öre, 0 = none. Swedish law (1981:739) allows at most 60 kr, and only
+    # if it was agreed when the debt arose; Norwegian purregebyr have their own, lower cap.
+    fee_minor: int = Field(default=0, ge=0, le=6000)
+
+    @field_validator("days_after_due", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        return v.replace(",", " ").split() if isinstance(v, str) else v
+
+    @field_validator("days_after_due")
+    @classmethod
+    def _increasing(cls, v: list[int]) -> list[int]:
+        if any(d < 1 for d in v) or any(b <= a for a, b in pairwise(v)):
+            raise ValueError(_("whole days after the due date, increasing, e.g. [7, 14]"))
+        return v
+
+
+class ReportsSettings(_Section):
+    """Payment reports written when each period has ended (verkstad.ledger.reports)."""
+
+    periods: list[str] = Field(default_factory=lambda: ["month"])  # day, week, month; [] = off
+    folder: str = ""  # default: reports/ in the data dir
+    email: str = ""  # the bookkeeper, who gets each report as an attachment; "" = none
+
+    @field_validator("periods", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        return v.replace(",", " ").split() if isinstance(v, str) else v
+
+    @field_validator("periods")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        if any(p not in ("day", "week", "month") for p in v):
+            raise ValueError(_("must be one of: {choices}").format(choices="day, week, month"))
+        return v
+
+
 class Settings(_Section):
     database_url: str = ""
     user: str = ""
@@ -118,6 +161,8 @@ class Settings(_Section):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     printing: PrintingSettings = Field(default_factory=PrintingSettings)
+    reminders: RemindersSettings = Field(default_factory=RemindersSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
 
     def print_folder(self) -> Path:
         return (
@@ -132,6 +177,13 @@ class Settings(_Section):
         if v not in LANGUAGES:
             raise ValueError(_("must be one of: {choices}").format(choices=", ".join(LANGUAGES)))
         return v
+
+    def reports_folder(self) -> Path:
+        return (
+            Path(self.reports.folder).expanduser()
+            if self.reports.folder
+            else data_dir() / "reports"
+        )
 
     def provider_url(self, name: str) -> str:
         """The base URL of a provider: its own setting, else the sandbox's."""

@@ -2,6 +2,7 @@
 
 import verkstad.ledger.models  # noqa: F401  (the books' tables)
 from verkstad.audit import AuditEvent
+from verkstad.invoices.models import InvoiceReminder
 from verkstad.mpay.models import (
     PaymentChannel,
     PaymentDraft,
@@ -21,6 +22,7 @@ __all__ = [
     "AuditEvent",
     "Company",
     "Customer",
+    "InvoiceReminder",
     "MessageTemplate",
     "Order",
     "OrderLine",

@@ -130,3 +130,16 @@ class SettledPayment(SQLModel, table=True):
     fee_minor: int
     fee_vat_minor: int
     net_minor: int
+
+
+class PaymentReport(SQLModel, table=True):
+    """A period's payment report written by the scheduler: the unique key writes it once."""
+
+    __tablename__ = "payment_reports"
+    __table_args__ = (UniqueConstraint("period", "starts_on", name="ux_payment_report_once"),)
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=5)  # day | week | month
+    starts_on: date  # the first day of the period, in the workshop's time zone
+    file_name: str = Field(max_length=200)
+    emailed_to: str = Field(default="", max_length=200)
+    written_at: datetime = Field(sa_type=UTCDateTime, default_factory=now)

@@ -1,4 +1,5 @@
-"""What verkstad does on its own: polling, expiry, the capture window, the outbox.
+"""What verkstad does on its own: polling, expiry, the capture window, the outbox,
+payment reminders and the payment reports.
 
 APScheduler 3 runs module-level job functions (its database job store pickles
 them) that each call a service. With several terminals on one database exactly
@@ -148,12 +149,26 @@ def reconcile_payments(url: str) -> None:
     _run(url, lambda r: reconcile(r.db, r.providers))
 
 
+def send_reminders(url: str) -> None:
+    from verkstad.invoices.reminders import send_due_reminders
+
+    _run(url, lambda r: send_due_reminders(r.db, r.providers, r.settings.reminders))
+
+
+def write_payment_reports(url: str) -> None:
+    from verkstad.ledger.reports import write_due_reports
+
+    _run(url, lambda r: write_due_reports(r.db, r.settings.reports, r.settings.reports_folder()))
+
+
 JOBS: tuple[tuple[Callable[[str], None], str], ...] = (
     (poll_payments, "poll"),
     (expire_requests, "minute"),
     (capture_reserved, "minute"),
     (deliver_messages, "poll"),
     (reconcile_payments, "hour"),
+    (send_reminders, "hour"),
+    (write_payment_reports, "hour"),
 )
 
 
