@@ -35,7 +35,17 @@ def _language_from(argv: Sequence[str]) -> str:
 
 
 def build_app() -> typer.Typer:
-    from verkstad.cli import admin, background, books, customers, demo, messages, mpay, orders
+    from verkstad.cli import (
+        admin,
+        background,
+        books,
+        customers,
+        demo,
+        messages,
+        mpay,
+        orders,
+        reminders,
+    )
     from verkstad.cli.common import Context
 
     app = typer.Typer(
@@ -71,6 +81,7 @@ def build_app() -> typer.Typer:
     customers.register(app)
     orders.register(app)
     books.register(app)
+    reminders.register(app)  # after books: it adds `paid` to the invoice group
     messages.register(app)
     mpay.register(app)
     background.register(app)
