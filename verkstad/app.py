@@ -94,9 +94,11 @@ class VerkstadApp(App[None]):
         yield from ()
 
     async def on_mount(self) -> None:
+        from verkstad.mpay.views import set_capture_window
         from verkstad.orders.service import get_company
 
         self.set_keymap(self.settings.keys)
+        set_capture_window(self.settings.capture_window_minutes)
         company = await call_service(self, get_company, self.db)
         if company[1] is not None:
             self.company_country = company[1].country

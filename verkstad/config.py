@@ -151,6 +151,8 @@ class Settings(_Section):
     sandbox_url: str = "http://127.0.0.1:8765"
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     poll_interval_seconds: int = Field(default=5, ge=1, le=3600)
+    # Staff have this long to capture or cancel a reserved payment; then verkstad captures it.
+    capture_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     keys: dict[str, str] = Field(
         default_factory=dict
     )  # binding id -> key, e.g. send_payment = "f2"

@@ -121,3 +121,23 @@ def _try(call) -> str:  # type: ignore[no-untyped-def]
     except DomainError as e:
         return f"error:{e}"
     return "ok"
+
+
+def test_a_reservation_not_ended_in_the_window_is_captured(shop: Shop, sandbox):
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    from verkstad.clock import now
+
+    order = shop.order()
+    view = mpay.send(shop.db, shop.providers, shop.actor, order)
+    sandbox.act(view.reference, "approve")
+    if mpay.check(shop.db, shop.providers, shop.actor, order).state != P.RESERVED:
+        return  # Swish and Stripe take the money at once: nothing to capture
+    window = timedelta(minutes=15)
+    assert mpay.capture_due(shop.db, shop.providers, window) == []  # staff still have time
+    with freeze_time(now() + window + timedelta(seconds=1)):
+        [captured] = mpay.capture_due(shop.db, shop.providers, window)
+    assert captured.state == P.PAID
+    assert service.get_order(shop.db, order).payment_received

@@ -49,12 +49,14 @@ class Context:
     def db(self) -> Database:
         if self._db is None:
             from verkstad.clock import set_timezone
+            from verkstad.mpay.views import set_capture_window
             from verkstad.orders.service import get_company
 
             self._db = Database(self.settings.resolved_database_url())
             self.cleanups.append(self._db.dispose)
             self._db.upgrade()
             set_timezone(get_company(self._db).timezone)
+            set_capture_window(self.settings.capture_window_minutes)
             if self.settings.user:
                 self.actor  # noqa: B018 - an unknown --user is an error even for reads
         return self._db

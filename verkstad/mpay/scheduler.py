@@ -40,7 +40,6 @@ JOBS_TABLE = Table(
     Column("job_state", LargeBinary, nullable=False),
 )
 ADVISORY_KEY = 7_461_133  # "verkstad scheduler" for pg_try_advisory_lock
-CAPTURE_WINDOW_MINUTES = 15
 
 
 class Leadership:
@@ -133,7 +132,12 @@ def expire_requests(url: str) -> None:
 def capture_reserved(url: str) -> None:
     from verkstad.mpay.service import capture_due
 
-    _run(url, lambda r: capture_due(r.db, r.providers, timedelta(minutes=CAPTURE_WINDOW_MINUTES)))
+    _run(
+        url,
+        lambda r: capture_due(
+            r.db, r.providers, timedelta(minutes=r.settings.capture_window_minutes)
+        ),
+    )
 
 
 def deliver_messages(url: str) -> None:

@@ -37,7 +37,7 @@ from verkstad.mpay.providers.base import (
 )
 from verkstad.mpay.providers.base import PaymentRequest as ProviderRequest
 from verkstad.mpay.status import LIVE, STATE_LABELS, PaymentState
-from verkstad.mpay.views import CAPTURE_WINDOW, PaymentView, payment_view
+from verkstad.mpay.views import PaymentView, capture_window, payment_view
 from verkstad.orders import fields as F
 from verkstad.orders.models import Customer, Order, OrderLine
 from verkstad.orders.service import clear_payment, lock_order, record_payment, transition
@@ -204,8 +204,7 @@ def _view(s: Session, req: PaymentRequest, with_events: bool = False) -> Payment
         customer.number,
         customer.name,
         channel.name,
-        CAPTURE_WINDOW,
-        events,
+        events=events,
     )
 
 
@@ -1047,9 +1046,10 @@ def _expire_at_provider(
 
 
 def capture_due(
-    db: Database, providers: Providers, window: timedelta = CAPTURE_WINDOW, actor: Actor = SYSTEM
+    db: Database, providers: Providers, window: timedelta | None = None, actor: Actor = SYSTEM
 ) -> list[PaymentView]:
     """Capture every reserved payment that staff did not end within the capture window."""
+    window = window or capture_window()
     with db.read() as s:
         due = [
             (r.id, r.order_id)

@@ -10,7 +10,18 @@ from verkstad.i18n import _
 from verkstad.mpay.models import PaymentEvent, PaymentRequest
 from verkstad.mpay.status import STATE_LABELS, PaymentState
 
-CAPTURE_WINDOW = timedelta(minutes=15)
+# How long staff have to end a reserved payment before verkstad captures it
+# (the capture_window_minutes setting, applied at start).
+_capture_window = timedelta(minutes=15)
+
+
+def set_capture_window(minutes: int) -> None:
+    global _capture_window
+    _capture_window = timedelta(minutes=minutes)
+
+
+def capture_window() -> timedelta:
+    return _capture_window
 
 
 def link_tail(link: str | None) -> str | None:
@@ -83,7 +94,6 @@ def payment_view(
     customer_number: int,
     customer_name: str,
     channel: str,
-    capture_window: timedelta = CAPTURE_WINDOW,
     events: list[PaymentEvent] | None = None,
 ) -> PaymentView:
     assert req.id is not None
@@ -116,7 +126,7 @@ def payment_view(
         paid_at=req.paid_at,
         expires_at=req.expires_at,
         capture_deadline=(
-            req.reserved_at + capture_window
+            req.reserved_at + _capture_window
             if state == PaymentState.RESERVED and req.reserved_at
             else None
         ),
