@@ -36,10 +36,6 @@ def set_language(lang: str) -> None:
     _translation = translation_for(lang)
 
 
-def current_language() -> str:
-    return _current
-
-
 def babel_locale(lang: str | None = None) -> str:
     """The Babel locale used to format numbers and dates for ``lang``."""
     return _BABEL_LOCALES[lang or _current]

@@ -32,8 +32,6 @@ from verkstad.ledger.models import PaymentReport, SettledPayment, Verification
 from verkstad.mpay.models import PaymentOperation, PaymentRequest
 from verkstad.mpay.notify import queue
 
-PERIODS = ("day", "week", "month")
-
 
 @dataclass(frozen=True)
 class Period:
