@@ -10,6 +10,7 @@ import time
 import typer
 
 from verkstad.cli.common import Context, info
+from verkstad.db import Database
 from verkstad.errors import DomainError
 from verkstad.i18n import _
 
@@ -31,9 +32,15 @@ def open_demo(c: Context) -> None:
 
     if not c.cli_options.get("database_url"):
         c.cli_options["database_url"] = f"sqlite:///{data_dir() / 'demo.db'}"
-    if count_orders(c.db) == 0:
-        info(_("Creating the demo workshop (once)…"))
-        seed(c.db, DEMO_ORDERS)
+    # Seed before the context opens the database: --user may name a demo user.
+    db = Database(c.cli_options["database_url"])
+    try:
+        db.upgrade()
+        if count_orders(db) == 0:
+            info(_("Creating the demo workshop (once)…"))
+            seed(db, DEMO_ORDERS)
+    finally:
+        db.dispose()
     try:
         sandbox = start_sandbox(c.settings.sandbox_url)
     except DomainError as e:  # the counter still works; only payments will say why not
