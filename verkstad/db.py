@@ -69,6 +69,10 @@ class Database:
     """One database: its engine and the unit-of-work sessions services open on it."""
 
     def __init__(self, url: str) -> None:
+        # Every table is registered before the first query configures the ORM mappers;
+        # otherwise a module imported lazily in a worker thread can race that step.
+        import verkstad.models  # noqa: F401
+
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"

@@ -95,7 +95,9 @@ def _customers(rng: random.Random, count: int, first_number: int) -> Iterator[di
         first = rng.choice(NO_FIRST if norwegian else SE_FIRST)
         last = rng.choice(NO_LAST if norwegian else SE_LAST)
         if norwegian:
-            phone = f"+47{rng.choice('49')}{rng.randrange(10_000_000):07d}"
+            phone = (
+                f"+47{rng.choice(('4', '9'))}{rng.choice('015678')}{rng.randrange(1_000_000):06d}"
+            )
         else:
             phone = f"+467{rng.choice('0236')}{rng.randrange(10_000_000):07d}"
         domain = "example.no" if norwegian else "example.se"

@@ -24,13 +24,13 @@ def register(app: typer.Typer) -> None:
         order: int = typer.Argument(..., help=_("Order number")),
         preview: bool = typer.Option(False, "--preview", help=_("Show the e-mail, send nothing")),
     ) -> None:
-        from verkstad.invoices.mail import preview_invoice_email, send_invoice_email
+        from verkstad.invoices.mail import mail_header, preview_invoice_email, send_invoice_email
 
         c = ctx_of(ctx)
         if preview:
             mail = preview_invoice_email(c.db, order)
-            typer.echo(f"{_('To')}: {mail.to}\n{_('Subject')}: {mail.subject}")
-            typer.echo(f"{_('Attachment')}: {mail.file_name}\n\n{mail.body}")
+            typer.echo(mail_header(mail.to, mail.subject, mail.file_name))
+            typer.echo(f"\n{mail.body}")
             return
         sent = send_invoice_email(c.db, c.actor, order)
         message = (
@@ -63,7 +63,8 @@ def register(app: typer.Typer) -> None:
         from verkstad.mpay.templates import get_template
 
         t = get_template(ctx_of(ctx).db, kind, lang, category)
-        typer.echo(f"{_('Subject')}: {t.subject}\n\n{t.body}")
+        subject = _("Subject")
+        typer.echo(f"{subject}: {t.subject}\n\n{t.body}")
 
     @templates.command("set", help=_("Save a template (administrators)."))
     def set_(

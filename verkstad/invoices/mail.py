@@ -99,3 +99,14 @@ def send_invoice_email(db: Database, actor: Actor, order_number: int) -> Invoice
             after = {"to": mail.to, "invoice": doc.number}
             record(s, actor, "order", order.number, "email_invoice", None, after)
         return InvoiceEmailSent(mail.to, doc.number, queued)
+
+
+def mail_header(to: str, subject: str, attachment: str) -> str:
+    """The lines staff see above an e-mail's text in a preview."""
+    return "\n".join(
+        (
+            _("To: {to}").format(to=to),
+            _("Subject: {subject}").format(subject=subject),
+            _("Attachment: {name}").format(name=attachment),
+        )
+    )

@@ -29,7 +29,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         keymap = getattr(self.app, "_keymap", {})
         hint = escape(_("(change them in the config file's [keys] table)"))
-        lines = [f"[b]{_('Keys')}[/b]  {hint}", ""]
+        title = _("Keys")  # (outside the f-string, where gettext's extractor can see it)
+        lines = [f"[b]{title}[/b]  {hint}", ""]
         for scope, title in SCOPES.items():
             lines.append(f"[b]{title}[/b]")
             for a in ACTIONS:

@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from verkstad.i18n import _
-from verkstad.invoices.mail import InvoiceEmail
+from verkstad.invoices.mail import InvoiceEmail, mail_header
 from verkstad.screens.base import call_service
 
 
@@ -35,8 +35,7 @@ class InvoiceMailDialog(ModalScreen[bool]):
         with Vertical(classes="dialog-box"):
             yield Label(_("Send invoice by e-mail"), classes="dialog-title")
             yield Static(
-                f"{_('To')}: {self.mail.to}\n{_('Subject')}: {self.mail.subject}\n"
-                f"{_('Attachment')}: {self.mail.file_name}",
+                mail_header(self.mail.to, self.mail.subject, self.mail.file_name),
                 id="mail-head",
             )
             yield Static(self.mail.body, id="mail-body", classes="dialog-text", markup=False)
