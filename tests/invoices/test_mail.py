@@ -77,3 +77,23 @@ def test_no_e_mail_address_or_not_posted_is_refused(db, admin):
     with db.read() as s:
         assert s.exec(select(OutboxMessage)).all() == []
     assert not [e for e in history(db, "order", order) if e["action"] == "email_invoice"]
+
+
+def test_a_paid_invoice_is_not_asked_to_be_paid_again(db, admin):
+    sv = translation_for("sv").gettext
+    unpaid = _posted(db, admin, email="asa@example.se")  # FAKTURA: to be paid
+    body = preview_invoice_email(db, unpaid).body
+    reference = sv("Please pay by {due_date} and use the reference {reference}.").split("{")[0]
+    assert reference and reference in body
+    number = service.create_customer(db, admin, CustomerInput("Bo Ek", "", "bo@example.se")).number
+    paid = klart(db, admin, method="KORT", customer=number)
+    with db.session() as s:  # paid by card at the desk
+        from verkstad.clock import now
+        from verkstad.orders.service import lock_order, record_payment
+        from verkstad.orders.status import PaymentMethod
+
+        record_payment(s, admin, lock_order(s, paid), PaymentMethod.KORT, now())
+    post_order(db, admin, paid)
+    body = preview_invoice_email(db, paid).body
+    assert sv("It is already paid ({date}), thank you.").split("(")[0] in body
+    assert reference not in body

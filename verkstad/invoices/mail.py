@@ -16,7 +16,7 @@ from verkstad.audit import record
 from verkstad.clock import format_date
 from verkstad.db import Database
 from verkstad.errors import DomainError, NotFoundError
-from verkstad.i18n import _
+from verkstad.i18n import N_, _, translation_for
 from verkstad.invoices.documents import InvoiceDocument, invoice_document
 from verkstad.invoices.pdf import render_invoice
 from verkstad.money import Money
@@ -57,6 +57,15 @@ def _compose(s: Session, order: Order, doc: InvoiceDocument) -> InvoiceEmail:
             )
         )
     lang = customer.language
+    t = translation_for(lang).gettext
+    if order.payment_received and order.payment_received_at:
+        payment = t(N_("It is already paid ({date}), thank you.")).format(
+            date=format_date(order.payment_received_at, lang)
+        )
+    else:
+        payment = t(N_("Please pay by {due_date} and use the reference {reference}.")).format(
+            due_date=format_date(doc.due, lang), reference=doc.reference
+        )
     values = {
         "amount": Money(doc.amounts.total_minor, doc.currency).format(lang),
         "invoice_number": str(doc.number),
@@ -65,6 +74,7 @@ def _compose(s: Session, order: Order, doc: InvoiceDocument) -> InvoiceEmail:
         "reference": doc.reference,
         "company": doc.seller.name,
         "customer": customer.name,
+        "payment": payment,
     }
     subject, body = render(s, INVOICE_EMAIL, lang, order_category(s, order.id), values)
     return InvoiceEmail(

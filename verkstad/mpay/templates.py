@@ -43,6 +43,7 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
         "reference",
         "company",
         "customer",
+        "payment",  # how to pay (due date, reference), or that it is already paid
     ),
 }
 
@@ -55,8 +56,7 @@ BUILT_IN: dict[str, tuple[str, str]] = {
         N_("Invoice {invoice_number} from {company}"),
         N_(
             "Hello {customer},\n\nAttached is invoice {invoice_number} for order {order_number}, "
-            "{amount}, due {due_date}. Please use the reference {reference} when you pay.\n\n"
-            "Kind regards,\n{company}"
+            "{amount}. {payment}\n\nKind regards,\n{company}"
         ),
     ),
 }
