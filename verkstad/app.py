@@ -11,6 +11,7 @@ from textual.binding import BindingType
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
+from verkstad.clock import now
 from verkstad.config import Settings
 from verkstad.db import Database
 from verkstad.i18n import _
@@ -80,6 +81,7 @@ class VerkstadApp(App[None]):
         self.company_country = "SE"
         self.staff_may_refund = True
         self._notified: set[int] = set()
+        self._started = now()
         self.exit_after_first_paint = os.environ.get(EXIT_AFTER_FIRST_PAINT) == "1"
 
     @property
@@ -112,7 +114,7 @@ class VerkstadApp(App[None]):
             scheduler = build_scheduler(self.db, self.settings, asyncio=True)
             scheduler.start()
             self._scheduler = scheduler
-        self.set_interval(self.settings.poll_interval_seconds, self._notify_paid)
+        self.set_interval(self.settings.poll_interval_seconds, self._notify_sender)
 
     async def _pick_user(self) -> None:
         from verkstad.screens.dialogs import ChoiceDialog
@@ -129,25 +131,33 @@ class VerkstadApp(App[None]):
             self.actor = Actor(chosen["name"], Role(chosen["role"]))
             self.sub_title = self.actor.name
 
-    async def _notify_paid(self) -> None:
-        """Tell the sender when one of their payments is paid, wherever they are in the app."""
+    async def _notify_sender(self) -> None:
+        """Tell the sender when one of their requests is paid, or ended unpaid (expired,
+        declined, failed: the order is KLART again and can be sent anew), wherever they are."""
         from verkstad.mpay.payments import PaymentFilter, list_payments
+        from verkstad.mpay.status import PaymentState as P
 
         _ok, paid = await call_service(
             self, list_payments, self.db, self.actor, PaymentFilter(mine=True, unread_paid=True), 20
         )
-        for view in paid or []:
+        ended_unpaid = PaymentFilter(
+            mine=True, states=(P.EXPIRED, P.DECLINED, P.FAILED), ended_from=self._started
+        )
+        _ok, ended = await call_service(self, list_payments, self.db, self.actor, ended_unpaid, 20)
+        for view in [*(paid or []), *(ended or [])]:
             if view.id in self._notified:
                 continue
             self._notified.add(view.id)
-            self.notify(
-                _("Payment received: order {order}, {amount}").format(
+            if view.state == P.PAID:
+                message = _("Payment received: order {order}, {amount}").format(
                     order=view.order_number or "—",
                     amount=Money(view.amount_minor, view.currency).format(),
-                ),
-                title=_("Mobile payment"),
-                timeout=15,
-            )
+                )
+            else:
+                message = _(
+                    "Payment request for order {order}: {state}. It can be sent again."
+                ).format(order=view.order_number or "—", state=view.state_label)
+            self.notify(message, title=_("Mobile payment"), timeout=15)
 
     # ------------------------------------------------------------ global actions
 

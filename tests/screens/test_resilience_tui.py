@@ -93,3 +93,31 @@ async def test_an_unreachable_provider_is_a_message_and_the_order_stays_safe(db,
         # Kept as sent-but-unconfirmed: locked until reconcile asks the provider, never resent.
         assert screen.order.status == OrderStatus.MPAY
     assert service.get_order(db, number).status == OrderStatus.MPAY
+
+
+async def test_the_sender_is_told_when_a_request_is_paid_or_ends_unpaid(
+    db, admin, make_app, settings, sandbox
+):
+    from verkstad.mpay import service as mpay
+    from verkstad.mpay.gateway import Providers
+
+    providers = Providers(settings)
+    declined = order_with_lines(db, admin, customer(db, admin, "Bo Ek", "070-129 99 03")).number
+    paid = _klart(db, admin)
+    service.complete(db, admin, declined)
+    app = make_app(sandbox_url=settings.sandbox_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for order in (declined, paid):
+            view = mpay.send(db, providers, admin, order)
+        sandbox.act(view.reference, "approve")
+        for order in (declined, paid):
+            if mpay.check(db, providers, admin, order).state.value == "RESERVED":
+                mpay.capture(db, providers, admin, order)
+        await app._notify_sender()
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any(f"order {paid}" in m and "Payment received" in m for m in messages)
+        assert any(f"order {declined}" in m and "can be sent again" in m for m in messages)
+        await app._notify_sender()  # told once, not at every poll
+        assert len(app._notifications) == len(messages)
+    providers.close()

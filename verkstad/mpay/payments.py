@@ -30,6 +30,7 @@ class PaymentFilter:
     created_from: datetime | None = None
     created_to: datetime | None = None
     unread_paid: bool = False  # the success notifications still to acknowledge
+    ended_from: datetime | None = None  # requests that ended (paid, expired…) since then
 
 
 def _with_names() -> Any:
@@ -61,6 +62,8 @@ def list_payments(
         query = query.where(col(PaymentRequest.created_at) >= f.created_from)
     if f.created_to:
         query = query.where(col(PaymentRequest.created_at) < f.created_to)
+    if f.ended_from:
+        query = query.where(col(PaymentRequest.ended_at) >= f.ended_from)
     if f.unread_paid:
         query = query.where(
             col(PaymentRequest.state).in_([PaymentState.PAID.value]),
