@@ -143,3 +143,25 @@ def receiver() -> Iterator[WebhookReceiver]:
     hooks = WebhookReceiver()
     yield hooks
     hooks.close()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The real ``verkstad`` entry point on a fresh SQLite file: (exit code, stdout, stderr)."""
+    import sys
+
+    from typer.testing import CliRunner
+
+    from verkstad.cli import run
+
+    monkeypatch.setenv("VERKSTAD_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        with runner.isolation() as streams:
+            code = run(["--lang", "en", *args])
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return code, streams[0].getvalue().decode(), streams[1].getvalue().decode()
+
+    return invoke

@@ -9,21 +9,6 @@ from typer.testing import CliRunner
 from verkstad.cli import run
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("VERKSTAD_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    runner = CliRunner()
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        with runner.isolation() as streams:
-            code = run(["--lang", "en", *args])
-            sys.stdout.flush()
-            sys.stderr.flush()
-            return code, streams[0].getvalue().decode(), streams[1].getvalue().decode()
-
-    return invoke
-
-
 def test_whole_order_flow(cli):
     assert cli("customers", "add", "--name", "Åsa Öberg", "--phone", "070-123 45 67")[0] == 0
     code, out, _err = cli(

@@ -1,11 +1,7 @@
 """verkstad invoice email and verkstad templates: the same services and rules as the TUI."""
 
-import sys
-
 import pytest
-from typer.testing import CliRunner
 
-import verkstad.cli
 from tests.ledger.builders import klart
 from verkstad.db import Database
 from verkstad.ledger.posting import post_order
@@ -13,27 +9,15 @@ from verkstad.users import Actor, Role
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("VERKSTAD_DATABASE_URL", url)
-    monkeypatch.setenv("VERKSTAD_USER", "admin")
-    runner = CliRunner()
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        with runner.isolation() as streams:
-            code = verkstad.cli.run(["--lang", "en", *args])
-            sys.stdout.flush()
-            sys.stderr.flush()
-            return code, streams[0].getvalue().decode(), streams[1].getvalue().decode()
-
-    db = Database(url)
+def cli_and_db(cli, tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
     db.upgrade()
-    yield invoke, db
+    yield cli, db
     db.dispose()
 
 
-def test_invoice_email_preview_then_send_once(cli):
-    invoke, db = cli
+def test_invoice_email_preview_then_send_once(cli_and_db):
+    invoke, db = cli_and_db
     admin = Actor("admin", Role.ADMIN)
     order = klart(db, admin)
     post_order(db, admin, order)
@@ -45,8 +29,8 @@ def test_invoice_email_preview_then_send_once(cli):
     assert "already been e-mailed" in out + err
 
 
-def test_templates_set_show_list_and_refusal(cli):
-    invoke, _db = cli
+def test_templates_set_show_list_and_refusal(cli_and_db):
+    invoke, _db = cli_and_db
     args = ("--kind", "invoice_email", "--lang", "nb", "--category", "service")
     code, _out, err = invoke("templates", "set", *args, "--subject", "Faktura", "--body", "{belop}")
     assert code == 1 and "Text: unknown placeholder {belop}" in err

@@ -2,39 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-import pytest
-from typer.testing import CliRunner
-
-import verkstad.cli
 from verkstad.clock import today
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("VERKSTAD_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    build = verkstad.cli.build_app
-
-    def with_reminders():
-        from verkstad.cli import reminders
-
-        app = build()
-        if not any(g.name == "reminders" for g in app.registered_groups):
-            reminders.register(app)
-        return app
-
-    monkeypatch.setattr(verkstad.cli, "build_app", with_reminders)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        with runner.isolation() as streams:
-            code = verkstad.cli.run(["--lang", "en", *args])
-            sys.stdout.flush()
-            sys.stderr.flush()
-            return code, streams[0].getvalue().decode(), streams[1].getvalue().decode()
-
-    return invoke
 
 
 def test_an_invoice_paid_on_a_date_is_booked_and_reported(cli, tmp_path):

@@ -5,40 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 
-import pytest
-from typer.testing import CliRunner
-
-import verkstad.cli
 from verkstad.clock import today
 from verkstad.ledger.sie import parse_sie
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("VERKSTAD_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    build = verkstad.cli.build_app
-
-    def with_books():
-        from verkstad.cli import books
-
-        app = build()
-        if not any(g.name == "ledger" for g in app.registered_groups):
-            books.register(app)
-        return app
-
-    monkeypatch.setattr(verkstad.cli, "build_app", with_books)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        with runner.isolation() as streams:
-            code = verkstad.cli.run(["--lang", "en", *args])
-            sys.stdout.flush()
-            sys.stderr.flush()
-            return code, streams[0].getvalue().decode(), streams[1].getvalue().decode()
-
-    return invoke
 
 
 def ok(result: tuple[int, str, str]) -> str:
