@@ -658,15 +658,13 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
         ) from None
     with db.session() as s:
         req = _request_for_update(s, request_id)
-        operation = s.get(PaymentOperation, op_id)
-        assert operation is not None
         if status is None:  # the provider never got it: nothing to cancel there
             req.state = P.CANCELLED
             req.ended_at = now()
             _event(s, req, actor, "cancelled", _("never reached the provider"))
         else:
             apply_status(s, actor, req, status, "cancelled")
-        operation.state, operation.done_at = "DONE", now()
+        _end_operation(s, op_id)
         if req.order_id:
             order = s.get(Order, req.order_id)
             assert order is not None
@@ -679,9 +677,7 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
 
 def _fail_operation(db: Database, actor: Actor, op_id: int, request_id: int, error: str) -> None:
     with db.session() as s:
-        operation = s.get(PaymentOperation, op_id)
-        assert operation is not None
-        operation.state, operation.error, operation.done_at = "FAILED", error, now()
+        _end_operation(s, op_id, error)
         _event(s, _request_for_update(s, request_id), actor, "cancel_refused", error)
 
 
@@ -701,27 +697,51 @@ def _pending(s: Session, req: PaymentRequest, kind: str) -> int | None:
     return op.id if op else None
 
 
-def _run_refund_call(
-    db: Database, providers: Providers, actor: Actor, op_id: int
-) -> ProviderStatus:
+@dataclass(frozen=True)
+class _Call:
+    """What a committed operation needs for its provider call."""
+
+    request_id: int
+    provider: str
+    ref: str
+    key: str
+    amount: Money
+
+
+def _call_of(db: Database, op_id: int) -> _Call:
     with db.read() as s:
         op = s.get(PaymentOperation, op_id)
         assert op is not None
         req = s.get(PaymentRequest, op.request_id)
         assert req is not None and req.provider_ref is not None
-        amount, key, ref, name, currency = (
-            op.amount_minor,
-            op.idempotency_key,
-            req.provider_ref,
+        return _Call(
+            op.request_id,
             req.provider,
-            req.currency,
+            req.provider_ref,
+            op.idempotency_key,
+            Money(op.amount_minor, req.currency),
         )
-    status = providers(name).refund(ref, Money(amount, currency), key)
+
+
+def _end_operation(s: Session, op_id: int, error: str | None = None) -> None:
+    """DONE, or FAILED with the provider's reason."""
+    operation = s.get(PaymentOperation, op_id)
+    assert operation is not None
+    operation.state, operation.error, operation.done_at = (
+        "FAILED" if error else "DONE",
+        error,
+        now(),
+    )
+
+
+def _run_refund_call(
+    db: Database, providers: Providers, actor: Actor, op_id: int
+) -> ProviderStatus:
+    call = _call_of(db, op_id)
+    status = providers(call.provider).refund(call.ref, call.amount, call.key)
     reach("refund.after_provider")
     with db.session() as s:
-        operation = s.get(PaymentOperation, op_id)
-        assert operation is not None
-        operation.state, operation.done_at = "DONE", now()
+        _end_operation(s, op_id)
     return status
 
 
@@ -741,26 +761,13 @@ def capture(db: Database, providers: Providers, actor: Actor, order_number: int)
 
 
 def _run_capture(db: Database, providers: Providers, actor: Actor, op_id: int) -> PaymentView:
-    with db.read() as s:
-        op = s.get(PaymentOperation, op_id)
-        assert op is not None
-        req = s.get(PaymentRequest, op.request_id)
-        assert req is not None and req.provider_ref is not None
-        ref, name, key, amount, currency = (
-            req.provider_ref,
-            req.provider,
-            op.idempotency_key,
-            op.amount_minor,
-            req.currency,
-        )
+    call = _call_of(db, op_id)
     try:
-        status = providers(name).capture(ref, Money(amount, currency), key)
+        status = providers(call.provider).capture(call.ref, call.amount, call.key)
     except ProviderRefused as e:
         with db.session() as s:
-            operation = s.get(PaymentOperation, op_id)
-            assert operation is not None
-            operation.state, operation.error, operation.done_at = "FAILED", str(e), now()
-            _event(s, _request_for_update(s, op.request_id), actor, "capture_refused", str(e))
+            _end_operation(s, op_id, str(e))
+            _event(s, _request_for_update(s, call.request_id), actor, "capture_refused", str(e))
         raise DomainError(_("The capture was refused: {reason}").format(reason=e)) from None
     except ProviderUnavailable as e:
         raise DomainError(
@@ -771,11 +778,9 @@ def _run_capture(db: Database, providers: Providers, actor: Actor, op_id: int) -
         ) from None
     reach("capture.after_provider")
     with db.session() as s:
-        req = _request_for_update(s, op.request_id)
-        operation = s.get(PaymentOperation, op_id)
-        assert operation is not None
+        req = _request_for_update(s, call.request_id)
         apply_status(s, actor, req, status, "captured")
-        operation.state, operation.done_at = "DONE", now()
+        _end_operation(s, op_id)
         return _view(s, req)
 
 
@@ -821,9 +826,7 @@ def refund(
         status = _run_refund_call(db, providers, actor, op_id)
     except ProviderRefused as e:
         with db.session() as s:
-            operation = s.get(PaymentOperation, op_id)
-            assert operation is not None
-            operation.state, operation.error, operation.done_at = "FAILED", str(e), now()
+            _end_operation(s, op_id, str(e))
         raise DomainError(_("The refund was refused: {reason}").format(reason=e)) from None
     except ProviderUnavailable as e:
         raise DomainError(
