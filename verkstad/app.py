@@ -79,18 +79,9 @@ class VerkstadApp(App[None]):
         self.run_scheduler = scheduler
         self._scheduler: Any = None
         self.company_country = "SE"
-        self.staff_may_refund = True
         self._notified: set[int] = set()
         self._started = now()
         self.exit_after_first_paint = os.environ.get(EXIT_AFTER_FIRST_PAINT) == "1"
-
-    @property
-    def books_available(self) -> bool:
-        try:
-            import verkstad.ledger.posting  # noqa: F401
-        except ImportError:
-            return False
-        return True
 
     def compose(self) -> ComposeResult:
         yield from ()

@@ -30,7 +30,6 @@ from verkstad.orders.views import LineView, OrderView
 from verkstad.screens.actions import BY_ID, bindings, key_label, menu_actions
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ChoiceDialog, ConfirmDialog, FormDialog
-from verkstad.users import Role
 
 S = OrderStatus
 PAID = (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED)
@@ -300,13 +299,12 @@ class OrderScreen(ServiceScreen):
     # ------------------------------------------------------------ availability
 
     def _available(self, action: str) -> bool | None:
-        """True: can be done now; None: shown greyed; False: hidden (not for this role)."""
+        """True: can be done now; None: shown greyed (the services refuse it anyway)."""
         order, p = self.order, self.payment
         if order is None:
             return None
         status = order.status
         editable = not order.locked
-        books = self.vapp.books_available
         rules: dict[str, bool] = {
             "add_line": editable,
             "edit_line": editable and bool(order.lines),
@@ -319,23 +317,12 @@ class OrderScreen(ServiceScreen):
             "capture": p is not None and p.state == PaymentState.RESERVED,
             "refund": p is not None and p.state in PAID and status != S.MPAY,
             "manual_mobile": status == S.DONE and not order.payment_received,
-            "post": books
-            and (
-                (status == S.DONE and order.payment_method is not None)
-                or (status == S.MPAY and order.payment_received)
-            ),
-            "print_invoice": books and status in (S.POSTED, S.CREDITED),
-            "email_invoice": books
-            and status in (S.POSTED, S.CREDITED)
-            and bool(order.customer.email),
-            "credit": books and status == S.POSTED,
+            "post": (status == S.DONE and order.payment_method is not None)
+            or (status == S.MPAY and order.payment_received),
+            "print_invoice": status in (S.POSTED, S.CREDITED),
+            "email_invoice": status in (S.POSTED, S.CREDITED) and bool(order.customer.email),
+            "credit": status == S.POSTED,
         }
-        if (
-            action == "refund"
-            and self.vapp.actor.role == Role.STAFF
-            and not self.vapp.staff_may_refund
-        ):
-            return False
         return True if rules.get(action, True) else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -351,12 +338,10 @@ class OrderScreen(ServiceScreen):
     @on(Button.Pressed, "#function-button")
     @work(group="dialogs")
     async def action_function_menu(self) -> None:
-        choices = []
-        for a in menu_actions():
-            available = self._available(a.id)
-            if available is False:
-                continue
-            choices.append((a.id, f"{_(a.label):<40} {self._key(a.id)}", bool(available)))
+        choices = [
+            (a.id, f"{_(a.label):<40} {self._key(a.id)}", bool(self._available(a.id)))
+            for a in menu_actions()
+        ]
         chosen = await self.app.push_screen_wait(ChoiceDialog(_("Function"), choices))
         if chosen:
             await self.run_action(chosen)
