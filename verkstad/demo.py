@@ -8,23 +8,29 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from verkstad.audit import AuditEvent
-from verkstad.clock import now
+from verkstad.clock import local, now
 from verkstad.db import Database
 from verkstad.errors import DomainError
 from verkstad.i18n import _
+from verkstad.ledger.accounts import load_chart
+from verkstad.ledger.models import Verification, VerificationRow
+from verkstad.ledger.posting import invoice_rows
 from verkstad.orders.models import Company, Customer, Order, OrderLine, Vehicle
 from verkstad.orders.status import OrderStatus, PaymentMethod
 from verkstad.orders.totals import compute_totals
 from verkstad.series import reserve_block
-from verkstad.users import User
+from verkstad.users import Actor, Role, User
 
 Progress = Callable[[str, int, int], None]
+MAX_CREDITED = 100  # credited through the real service (slower), so a capped handful
+ADMIN = Actor("admin", Role.ADMIN)
 
 SE_FIRST = """
     Anna Erik Maria Lars Karin Anders Eva Johan Sara Per Lena Nils Ingrid Oskar Åsa
@@ -188,7 +194,7 @@ def _status_and_payment(rng: random.Random, created: datetime, at: datetime) -> 
         return {"status": OrderStatus.OPEN}
     if (recent and roll < 0.6) or (not recent and roll < 0.02):
         return {"status": OrderStatus.DONE}
-    status = OrderStatus.CREDITED if rng.random() < 0.03 else OrderStatus.POSTED
+    status = OrderStatus.POSTED  # some are credited afterwards, through the books' service
     method = rng.choices(list(PaymentMethod), weights=(5, 30, 20, 40, 5))[0]
     received_at = created + timedelta(seconds=rng.randrange(1800, 86400 * 5))
     paid = method != PaymentMethod.FAKTURA or rng.random() < 0.85
@@ -261,9 +267,18 @@ def seed(
                 at - timedelta(seconds=rng.random() * span) for _i in range(orders)
             )
             invoice = reserve_block(conn, "invoice", 0)
+            # Posted orders are booked as post_order books them, in bulk.
+            with Session(bind=conn) as reading:
+                chart = load_chart(reading)
+            verification = reserve_block(conn, "verification", 0)
+            next_verification_id = (
+                conn.execute(select(func.max(col(Verification.id)))).scalar_one() or 0
+            ) + 1
+            names = {ids[c["number"]]: f"{c['number']} {c['name']}" for c in customers}
+            to_credit: list[int] = []
             done = 0
             while done < orders:
-                batch_orders, batch_lines = [], []
+                batch_orders, batch_lines, batch_vers, batch_rows = [], [], [], []
                 for k in range(done, min(orders, done + chunk)):
                     created = created_times[k]
                     customer_id = rng.choice(customer_ids)
@@ -276,9 +291,47 @@ def seed(
                         ]
                     )
                     order_id = next_id + k
-                    if life["status"] in (OrderStatus.POSTED, OrderStatus.CREDITED):
+                    if life["status"] == OrderStatus.POSTED:
                         life["invoice_number"] = invoice
+                        method = life["payment_method"]
+                        batch_vers.append(
+                            {
+                                "id": next_verification_id,
+                                "number": verification,
+                                "booked_on": local(life["posted_at"]).date(),
+                                "kind": "invoice",
+                                "text": _(
+                                    "Invoice {invoice}, order {order}, {customer}, {method}"
+                                ).format(
+                                    invoice=invoice,
+                                    order=first_order + k,
+                                    customer=names[customer_id],
+                                    method=method.value,
+                                )[:200],
+                                "order_id": order_id,
+                                "document_number": invoice,
+                                "created_at": life["posted_at"],
+                                "created_by": "admin",
+                            }
+                        )
+                        rows = invoice_rows(
+                            [SimpleNamespace(**x) for x in lines], True, method, chart
+                        )
+                        batch_rows += [
+                            {
+                                "verification_id": next_verification_id,
+                                "account": r.account,
+                                "amount_minor": r.amount,
+                                "role": r.role,
+                                "vat_rate": r.vat_rate,
+                            }
+                            for r in rows
+                        ]
+                        if rng.random() < 0.03 and len(to_credit) < MAX_CREDITED:
+                            to_credit.append(first_order + k)
                         invoice += 1
+                        verification += 1
+                        next_verification_id += 1
                     batch_orders.append(
                         {
                             "id": order_id,
@@ -308,13 +361,25 @@ def seed(
                         batch_lines.append({"order_id": order_id, "position": pos, **line})
                 conn.execute(insert(Order), batch_orders)
                 conn.execute(insert(OrderLine), batch_lines)
+                if batch_vers:
+                    conn.execute(insert(Verification), batch_vers)
+                    conn.execute(insert(VerificationRow), batch_rows)
                 done += len(batch_orders)
                 report("orders", done, orders)
-            conn.execute(
-                text("UPDATE series SET next_value = :v WHERE name = 'invoice'"), {"v": invoice}
-            )
+            for series, value in (("invoice", invoice), ("verification", verification)):
+                conn.execute(
+                    text("UPDATE series SET next_value = :v WHERE name = :n"),
+                    {"v": value, "n": series},
+                )
             if conn.dialect.name == "postgresql":
-                for table in ("orders", "order_lines", "customers", "vehicles"):
+                for table in (
+                    "orders",
+                    "order_lines",
+                    "customers",
+                    "vehicles",
+                    "verifications",
+                    "verification_rows",
+                ):
                     conn.execute(
                         text(
                             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -336,12 +401,25 @@ def seed(
                     }
                 ],
             )
+        _credit_some(db, to_credit)
         if db.is_sqlite:
             conn.exec_driver_sql("ANALYZE")
         else:
             conn.execute(text("ANALYZE"))
             conn.commit()
     return {"orders": orders, "customers": n_customers, "vehicles": n_customers}
+
+
+def _credit_some(db: Database, numbers: list[int]) -> None:
+    """Credit a few posted orders the way staff do (credit note, mirror verification, an
+    editable copy); the demo's payments were not made through a provider: no refund."""
+    from verkstad.ledger.credit import credit_order
+
+    def no_provider(name: str) -> Any:
+        raise AssertionError("demo credits refund nothing")
+
+    for number in numbers:
+        credit_order(db, no_provider, ADMIN, number, refund=False, reason=_("Demo"))
 
 
 def _company_and_users(conn: Connection) -> None:

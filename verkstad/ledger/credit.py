@@ -123,7 +123,9 @@ def _mobile_request(s: Session, order: Order) -> int | None:
     return req_id
 
 
-def plan_credit(s: Session, order: Order, line_ids: Sequence[int] | None) -> CreditPlan:
+def plan_credit(
+    s: Session, order: Order, line_ids: Sequence[int] | None, refund: bool = True
+) -> CreditPlan:
     """Check that the order can be credited (all or ``line_ids``) and work out the booking."""
     next_status(OrderStatus(order.status), Action.CREDIT)
     original = _invoice_verification(s, order)
@@ -168,7 +170,7 @@ def plan_credit(s: Session, order: Order, line_ids: Sequence[int] | None) -> Cre
         tuple(rows),
         total,
         completes,
-        _mobile_request(s, order),
+        _mobile_request(s, order) if refund else None,
     )
 
 
@@ -190,14 +192,14 @@ def credit_order(
     becomes KREDITERAD.
     """
     with db.read() as s:
-        plan = plan_credit(s, _current(s, order_number, expected_version), line_ids)
+        plan = plan_credit(s, _current(s, order_number, expected_version), line_ids, refund)
     refunded = 0
     if refund and plan.request_id is not None:
         refunded = _refund(db, providers, actor, plan.request_id, plan.total_minor, order_number)
         reach("credit.after_refund")
     with db.session() as s:
         order = lock_order(s, order_number, expected_version)
-        again = plan_credit(s, order, line_ids)
+        again = plan_credit(s, order, line_ids, refund)
         if (again.line_ids, again.total_minor) != (plan.line_ids, plan.total_minor):
             raise ConflictError(
                 _("Order {n} was credited by someone else meanwhile; reload it.").format(
