@@ -36,7 +36,7 @@ def _reference(rows, key, descending):
 @pytest.mark.parametrize("key", list(COLUMNS))
 def test_every_sort_pages_exactly_like_a_full_sort(seeded, key, descending):
     everything = _all(seeded)
-    assert len(everything) == 400
+    assert len(everything) == count_orders(seeded) >= 400  # credits add their copies
     paged = _all(seeded, sort=key, descending=descending)
     assert [r.id for r in paged] == [r.id for r in _reference(everything, key, descending)]
 
