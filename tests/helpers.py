@@ -10,11 +10,14 @@ from verkstad.users import Actor
 
 
 def customer(
-    db: Database, actor: Actor, name: str = "Anna Andersson", phone: str = "070-123 45 67"
+    db: Database,
+    actor: Actor,
+    name: str = "Anna Andersson",
+    phone: str = "070-123 45 67",
+    language: str = "sv",
 ) -> int:
-    return service.create_customer(
-        db, actor, CustomerInput(name=name, phone=phone, email="anna@example.se")
-    ).number
+    data = CustomerInput(name=name, phone=phone, email="anna@example.se", language=language)
+    return service.create_customer(db, actor, data).number
 
 
 def order_with_lines(db: Database, actor: Actor, customer_number: int | None = None) -> OrderView:

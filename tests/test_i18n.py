@@ -1,6 +1,6 @@
 """The catalogues are complete and current (`python -m verkstad.i18n_catalogue update`)."""
 
-from verkstad.i18n import _, set_language
+from verkstad.i18n import _, set_language, translation_for
 from verkstad.i18n_catalogue import problems
 
 
@@ -17,3 +17,28 @@ def test_swedish_translation_is_used():
     assert _("Payment received") == "Betalning mottagen"
     set_language("nb")
     assert _("Payment received") != "Payment received"
+
+
+def test_a_customers_language_applies_only_to_its_own_thread():
+    import threading
+
+    from verkstad.i18n import babel_locale, current_language, using_language
+
+    inside, checked = threading.Event(), threading.Event()
+    seen: list[str] = []
+
+    def write_for_a_french_customer() -> None:
+        with using_language("fr"):
+            seen.append(_("Invoice"))
+            inside.set()
+            checked.wait(timeout=10)
+        seen.append(_("Invoice"))
+
+    worker = threading.Thread(target=write_for_a_french_customer)
+    worker.start()
+    assert inside.wait(timeout=10)
+    staff = (_("Invoice"), current_language(), babel_locale())  # meanwhile, on this thread
+    checked.set()
+    worker.join()
+    assert seen == [translation_for("fr").gettext("Invoice"), "Invoice"]
+    assert staff == ("Invoice", "en", "en_GB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,20 @@ if TYPE_CHECKING:
     from verkstad.users import Actor
 
 
+ENTITY_ID_LENGTH = 64
+
+
+def entity_key(entity_id: object) -> str:
+    """The id as the log stores it. One longer than the column (a payment reference may
+    have 100 characters) keeps its start and gets a digest of the whole: still unique,
+    still found by ``history``, and never refused by PostgreSQL."""
+    key = str(entity_id)
+    if len(key) <= ENTITY_ID_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{key[: ENTITY_ID_LENGTH - len(digest) - 1]}~{digest}"
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id", "id"),)
@@ -24,7 +39,7 @@ class AuditEvent(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime, default_factory=now)
     user_name: str = Field(max_length=40)
     entity: str = Field(max_length=30)
-    entity_id: str = Field(max_length=64)
+    entity_id: str = Field(max_length=ENTITY_ID_LENGTH)
     action: str = Field(max_length=40)
     before: str | None = Field(default=None, sa_column=Column(Text))
     after: str | None = Field(default=None, sa_column=Column(Text))
@@ -49,7 +64,7 @@ def record(
         AuditEvent(
             user_name=actor.name,
             entity=entity,
-            entity_id=str(entity_id),
+            entity_id=entity_key(entity_id),
             action=action,
             before=_dump(before),
             after=_dump(after),
@@ -62,7 +77,7 @@ def history(db: Database, entity: str, entity_id: object) -> list[dict[str, Any]
     with db.read() as s:
         rows = s.exec(
             select(AuditEvent)
-            .where(AuditEvent.entity == entity, AuditEvent.entity_id == str(entity_id))
+            .where(AuditEvent.entity == entity, AuditEvent.entity_id == entity_key(entity_id))
             .order_by(AuditEvent.id)  # type: ignore[arg-type]
         ).all()
         return [

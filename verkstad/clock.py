@@ -30,7 +30,7 @@ def set_timezone(name: str) -> None:
 def valid_timezone(name: str) -> bool:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder
         return False
     return True
 

@@ -14,27 +14,17 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from verkstad.errors import ConfigError
 from verkstad.i18n import LANGUAGES, _
+from verkstad.paths import APP_NAME as APP_NAME
+from verkstad.paths import config_dir as config_dir
+from verkstad.paths import config_file as config_file
+from verkstad.paths import data_dir as data_dir
 
-APP_NAME = "verkstad"
 ENV_PREFIX = "VERKSTAD_"
-
-
-def config_dir() -> Path:
-    return Path(os.environ.get("VERKSTAD_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("VERKSTAD_DATA_DIR") or platformdirs.user_data_dir(APP_NAME))
-
-
-def config_file() -> Path:
-    return Path(os.environ.get("VERKSTAD_CONFIG") or config_dir() / "config.toml")
 
 
 class _Section(BaseModel):
@@ -273,38 +263,100 @@ def load_settings(
     file_data: dict[str, Any] = {}
     text = ""
     if path.exists():
+        text = _read_file(path)
         try:
-            text = path.read_text(encoding="utf-8")
             file_data = tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise ConfigError(
-                _("Configuration file {path}: {error}").format(path=path, error=e)
+        except tomllib.TOMLDecodeError as e:
+            line = re.search(r"at line (\d+)", str(e))
+            raise _file_error(
+                path,
+                _("this is not valid TOML (check quotes, brackets and = signs)"),
+                int(line.group(1)) if line else len(text.splitlines()) or 1,
             ) from None
     try:
         Settings.model_validate(file_data)
     except PydanticValidationError as e:
-        raise ConfigError(_describe(e, path, text, "file")) from None
+        raise _describe(e, path, text, "file") from None
     merged = _merge(file_data, _env_overrides(environ))
     try:
         Settings.model_validate(merged)
     except PydanticValidationError as e:
-        raise ConfigError(_describe(e, path, text, "env")) from None
-    return Settings.model_validate(_merge(merged, {k: v for k, v in (cli or {}).items() if v}))
+        raise _describe(e, path, text, "env") from None
+    try:
+        return Settings.model_validate(_merge(merged, {k: v for k, v in (cli or {}).items() if v}))
+    except PydanticValidationError as e:
+        raise _describe(e, path, text, "cli") from None
 
 
-def _describe(error: PydanticValidationError, path: Path, text: str, source: str) -> str:
+def _file_error(path: Path, reason: str, line: int | None = None) -> ConfigError:
+    where = f"{path}, {_('line {n}').format(n=line)}" if line else str(path)
+    return ConfigError(
+        _("Configuration file {path}: {error}").format(path=where, error=reason), reason
+    )
+
+
+def _read_file(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise _file_error(
+            path, _("cannot be read ({error})").format(error=e.strerror or type(e).__name__)
+        ) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _file_error(path, _("must be UTF-8 text"), data[: e.start].count(b"\n") + 1) from None
+
+
+def value_reason(error: Any, own_words: bool = True) -> str:
+    """Pydantic's complaint about a value (one of ``ValidationError.errors()``) in the
+    user's language: pydantic's own texts are English only. ``own_words``: a validator's
+    ValueError carries verkstad's (translated) message, so it is shown as it is."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return _("unknown setting")
+    if kind == "value_error" and "error" in ctx and own_words:
+        return str(ctx["error"])
+    if kind in ("int_type", "int_parsing", "int_from_float", "int_parsing_size"):
+        return _("must be a whole number")
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return _("must be a number")
+    if kind in ("bool_type", "bool_parsing"):
+        return _("must be true or false")
+    if kind in ("string_type", "string_unicode"):
+        return _("must be text in quotes")
+    if kind in ("list_type", "tuple_type", "set_type"):
+        return _("must be a list, e.g. [7, 14]")
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return _("must be a table of settings")
+    bounds = {
+        "greater_than": _("must be more than {n}"),
+        "greater_than_equal": _("must be at least {n}"),
+        "less_than": _("must be less than {n}"),
+        "less_than_equal": _("must be at most {n}"),
+    }
+    if kind in bounds:
+        limit = next(iter(ctx.values()), "")
+        return bounds[kind].format(n=limit)
+    return _("is not a valid value here")
+
+
+def _describe(error: PydanticValidationError, path: Path, text: str, source: str) -> ConfigError:
     first = error.errors()[0]
     keys = tuple(str(p) for p in first["loc"])
     dotted = ".".join(keys)
-    reason = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        reason = _("unknown setting")
+    reason = value_reason(first)
     if source == "file":
         line = _line_of(text, keys)
         where = f"{path}, " + (_("line {n}").format(n=line) + ", " if line else "")
-        return _("Configuration file {where}key '{key}': {reason}").format(
+        message = _("Configuration file {where}key '{key}': {reason}").format(
             where=where, key=dotted, reason=reason
         )
-    return _("Setting {name}: {reason}").format(
-        name=ENV_PREFIX + "__".join(k.upper() for k in keys), reason=reason
-    )
+    elif source == "env":
+        message = _("Setting {name}: {reason}").format(
+            name=ENV_PREFIX + "__".join(k.upper() for k in keys), reason=reason
+        )
+    else:
+        option = {"database_url": "--db"}.get(keys[0], "--" + keys[0]) if keys else ""
+        message = _("Setting {name}: {reason}").format(name=option, reason=reason)
+    return ConfigError(message, reason)

@@ -22,6 +22,7 @@ from verkstad.i18n import _
 from verkstad.ledger.accounts import load_chart
 from verkstad.ledger.models import Verification, VerificationRow
 from verkstad.ledger.posting import invoice_rows
+from verkstad.orders.extra_costs import ExtraCostRule
 from verkstad.orders.models import Company, Customer, Order, OrderLine, Vehicle
 from verkstad.orders.status import OrderStatus, PaymentMethod
 from verkstad.orders.totals import compute_totals
@@ -438,6 +439,21 @@ def _company_and_users(conn: Connection) -> None:
             bankgiro="5050-1055",
         )
     )
+    if conn.execute(select(func.count()).select_from(ExtraCostRule)).scalar_one() == 0:
+        conn.execute(  # orders completed in the demo get this fee (verkstad extra-costs)
+            insert(ExtraCostRule),
+            [
+                {
+                    "category": "service",
+                    "description": "Miljöavgift",
+                    "article_number": "MILJO",
+                    "unit_price_minor": 7500,
+                    "vat_rate": 25,
+                    "created_at": now(),
+                    "created_by": "admin",
+                }
+            ],
+        )
     existing = set(conn.execute(select(col(User.name))).scalars())
     for name, full, role in (
         ("anna", "Anna Verkstad", "STAFF"),

@@ -33,4 +33,9 @@ class PermissionDenied(DomainError):
 
 
 class ConfigError(DomainError):
-    """The configuration file or environment is broken."""
+    """The configuration file or environment is broken. ``reason`` is the rule broken, in
+    the user's language (the message adds where: the file, line and key, or the variable)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message

@@ -13,6 +13,7 @@ from verkstad.mpay.models import (
 from verkstad.mpay.notify import OutboxAttachment, OutboxMessage
 from verkstad.mpay.scheduler import JOBS_TABLE
 from verkstad.mpay.templates import MessageTemplate
+from verkstad.orders.extra_costs import ExtraCostRule
 from verkstad.orders.models import Company, Customer, Order, OrderLine, Vehicle
 from verkstad.series import Series
 from verkstad.users import User
@@ -22,6 +23,7 @@ __all__ = [
     "AuditEvent",
     "Company",
     "Customer",
+    "ExtraCostRule",
     "InvoiceReminder",
     "MessageTemplate",
     "Order",

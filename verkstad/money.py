@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from babel.numbers import (
     format_currency,
@@ -29,6 +30,7 @@ _SPACES = "\u0020\u00a0\u202f\u2009"
 _MINUS = "-\u2212"
 
 
+@cache
 def _currency_tokens() -> re.Pattern[str]:
     """Currency words users type or Babel writes ("kr", "Nkr", "SEK", "€"), before or after."""
     symbols = {"kr", "kr.", ":-", ",-"} | {c.lower() for c in CURRENCIES}
@@ -36,9 +38,6 @@ def _currency_tokens() -> re.Pattern[str]:
         symbols |= {get_currency_symbol(c, babel_locale(lang)).lower() for c in CURRENCIES}
     words = "|".join(re.escape(w) for w in sorted(symbols, key=len, reverse=True))
     return re.compile(rf"^({words})|({words})$", re.I)
-
-
-_CURRENCY_TOKENS = _currency_tokens()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +146,7 @@ def parse_minor(
     negative = False
     if s[0] in _MINUS:
         negative, s = True, s[1:].strip(_SPACES)
-    s = _CURRENCY_TOKENS.sub("", s).strip(_SPACES)
+    s = _currency_tokens().sub("", s).strip(_SPACES)
     if s and s[0] in _MINUS and not negative:
         negative, s = True, s[1:].strip(_SPACES)
     if not s:

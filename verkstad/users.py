@@ -6,18 +6,25 @@ import getpass
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Text
-from sqlmodel import Field, SQLModel, select
-
-from verkstad.audit import record
-from verkstad.clock import now
-from verkstad.db import Database, UTCDateTime
+from verkstad.db import Database
 from verkstad.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from verkstad.i18n import N_, _
+
+if TYPE_CHECKING:
+    from verkstad.user_table import User as User
+
+
+def __getattr__(name: str) -> Any:
+    """The ``User`` table is in verkstad.user_table (SQLModel): who is acting, their role and
+    their preferences are read without loading the ORM (the counter's first screen)."""
+    if name == "User":
+        from verkstad.user_table import User
+
+        return User
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Role(StrEnum):
@@ -31,17 +38,6 @@ ROLE_LABELS = {
     Role.PAYMENT_MANAGER: N_("Payment manager"),
     Role.ADMIN: N_("Administrator"),
 }
-
-
-class User(SQLModel, table=True):
-    __tablename__ = "users"
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=40, unique=True)
-    full_name: str = Field(default="", max_length=100)
-    role: str = Field(default=Role.STAFF, max_length=20)
-    active: bool = True
-    preferences: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=now)
 
 
 @dataclass(frozen=True)
@@ -74,6 +70,8 @@ def require_role(
     """
     if actor.role in roles:
         return
+    from verkstad.audit import record
+
     with db.session() as s:
         record(s, actor, "permission", action, "refused", None, {"role": actor.role})
     if message:
@@ -94,6 +92,11 @@ def parse_role(text: str) -> Role:
 
 
 def add_user(db: Database, actor: Actor, name: str, role: Role, full_name: str = "") -> Actor:
+    from sqlmodel import select
+
+    from verkstad.audit import record
+    from verkstad.user_table import User
+
     require_role(db, actor, "add_user", Role.ADMIN)
     name = name.strip().lower()
     if not _NAME.match(name):
@@ -109,6 +112,10 @@ def add_user(db: Database, actor: Actor, name: str, role: Role, full_name: str =
 
 
 def list_users(db: Database) -> list[dict[str, Any]]:
+    from sqlmodel import select
+
+    from verkstad.user_table import User
+
     with db.read() as s:
         users = s.exec(select(User).order_by(User.name)).all()
         return [
@@ -117,35 +124,40 @@ def list_users(db: Database) -> list[dict[str, Any]]:
         ]
 
 
+def _active_user(db: Database, name: str) -> Actor | None:
+    sql = db.sql("SELECT name, role FROM users WHERE name = ? AND active")
+    row = db.hot_read(lambda conn: conn.execute(sql, (name,)).fetchone())
+    return Actor(row[0], Role(row[1])) if row else None
+
+
 def resolve_actor(db: Database, requested: str | None) -> Actor:
     """``--user`` / VERKSTAD_USER if given (it must exist), else the OS login, else admin."""
-    with db.read() as s:
-
-        def find(name: str) -> User | None:
-            return s.exec(select(User).where(User.name == name, User.active)).first()
-
-        if requested:
-            user = find(requested.strip().lower())
-            if not user:
-                raise NotFoundError(_("There is no user called {name}.").format(name=requested))
-            return Actor(user.name, Role(user.role))
-        try:
-            login = getpass.getuser().lower()
-        except (KeyError, OSError):
-            login = ""
-        user = (find(login) if login else None) or find("admin")
+    if requested:
+        user = _active_user(db, requested.strip().lower())
         if not user:
-            raise NotFoundError(_("There is no user called {name}.").format(name="admin"))
-        return Actor(user.name, Role(user.role))
+            raise NotFoundError(_("There is no user called {name}.").format(name=requested))
+        return user
+    try:
+        login = getpass.getuser().lower()
+    except (KeyError, OSError):
+        login = ""
+    user = (_active_user(db, login) if login else None) or _active_user(db, "admin")
+    if not user:
+        raise NotFoundError(_("There is no user called {name}.").format(name="admin"))
+    return user
 
 
 def get_preferences(db: Database, actor: Actor) -> dict[str, Any]:
-    with db.read() as s:
-        user = s.exec(select(User).where(User.name == actor.name)).first()
-        return json.loads(user.preferences) if user else {}
+    sql = db.sql("SELECT preferences FROM users WHERE name = ?")
+    row = db.hot_read(lambda conn: conn.execute(sql, (actor.name,)).fetchone())
+    return json.loads(row[0]) if row else {}
 
 
 def set_preference(db: Database, actor: Actor, key: str, value: Any) -> None:
+    from sqlmodel import select
+
+    from verkstad.user_table import User
+
     with db.session() as s:
         user = s.exec(select(User).where(User.name == actor.name)).one()
         prefs = json.loads(user.preferences)

@@ -1,4 +1,5 @@
-"""The PDFs carry every field ML 17 kap. 24 § asks for, a valid OCR/KID, and Nordic letters."""
+"""The PDFs carry every field ML 17 kap. 24 § asks for, a valid OCR/KID, and Nordic letters,
+in the customer's language (the customers here read English, like the tests' staff)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.helpers import customer
 from tests.ledger.builders import klart, paid_by_mobile
 from verkstad.clock import format_date, today
 from verkstad.errors import DomainError
@@ -38,12 +40,16 @@ def set_up_company(db, admin, country: str = "SE") -> None:
     )
 
 
-def customer_with_car(db, admin, name: str = "Åsa Öberg") -> int:
+def customer_with_car(db, admin, name: str = "Åsa Öberg", language: str = "en") -> int:
     number = service.create_customer(
         db,
         admin,
         CustomerInput(
-            name=name, address="Storgatan 1 – lgh 1102", postal_code="111 22", city="Stockholm"
+            name=name,
+            address="Storgatan 1 – lgh 1102",
+            postal_code="111 22",
+            city="Stockholm",
+            language=language,
         ),
     ).number
     car = VehicleInput("ABC123", "Volvo", "V70", "2015", "123456")
@@ -96,7 +102,7 @@ def test_invoice_has_every_required_field_and_a_valid_ocr(db, admin, pdf_text):
 
 def test_invoice_paid_by_mobile_says_so(db, admin, provider, pdf_text):
     set_up_company(db, admin)
-    number = paid_by_mobile(db, admin, provider)
+    number = paid_by_mobile(db, admin, provider, customer(db, admin, language="en"))
     post_order(db, admin, number)
     text = pdf_text(invoice_pdf(db, number))
     assert "Payment method Mobile payment" in text
@@ -106,7 +112,7 @@ def test_invoice_paid_by_mobile_says_so(db, admin, provider, pdf_text):
 
 def test_credit_note_refers_to_the_original_and_the_refund(db, admin, provider, pdf_text):
     set_up_company(db, admin)
-    number = paid_by_mobile(db, admin, provider)
+    number = paid_by_mobile(db, admin, provider, customer(db, admin, language="en"))
     post_order(db, admin, number)
     credit = credit_order(db, provider, admin, number, reason="Fel pris")
     text = pdf_text(credit_note_pdf(db, credit.number))
@@ -135,7 +141,7 @@ def test_norwegian_invoice_has_a_kid_and_nordic_letters(db, admin, pdf_text):
 
 def test_long_invoice_breaks_pages_and_keeps_the_total(db, admin, pdf_text):
     set_up_company(db, admin)
-    number = klart(db, admin)
+    number = klart(db, admin, customer=customer(db, admin, language="en"))
     for i in range(70):
         service.add_line(db, admin, number, LineInput(f"Skruv {i}", "1", "10", "25", "part"))
     post_order(db, admin, number)
@@ -147,7 +153,7 @@ def test_long_invoice_breaks_pages_and_keeps_the_total(db, admin, pdf_text):
 
 def test_receipts_for_a_mobile_payment_and_its_refund(db, admin, provider, pdf_text):
     set_up_company(db, admin)
-    number = paid_by_mobile(db, admin, provider)
+    number = paid_by_mobile(db, admin, provider, customer(db, admin, language="en"))
     with pytest.raises(DomainError, match="Nothing of payment"):
         receipt_pdf(db, 1, refund=True)
     text = pdf_text(receipt_pdf(db, 1))
@@ -169,10 +175,28 @@ def test_unposted_order_has_no_invoice(db, admin):
 
 def test_credit_note_of_an_unpaid_invoice_says_what_is_left_to_pay(db, admin, provider, pdf_text):
     set_up_company(db, admin)
-    number = klart(db, admin, "FAKTURA")
+    number = klart(db, admin, "FAKTURA", customer(db, admin, language="en"))
     post_order(db, admin, number)
     parts = service.get_order(db, number).lines[0].id
     credit = credit_order(db, provider, admin, number, [parts])
     text = pdf_text(credit_note_pdf(db, credit.number))
     assert f"{money(149900)} is credited. If you have paid invoice 1" in text
     assert "Bromsbelägg" in text and "Arbete" not in text
+
+
+def test_documents_are_in_the_customers_language_not_the_staffs(db, admin, provider, pdf_text):
+    from verkstad.i18n import _, translation_for
+
+    set_up_company(db, admin, "NO")
+    swedish = klart(db, admin, "FAKTURA", customer_with_car(db, admin, "Åsa", language="sv"))
+    post_order(db, admin, swedish)
+    ola = customer(db, admin, "Ola", phone="412 34 567", language="nb")
+    norwegian = paid_by_mobile(db, admin, provider, ola)
+    sv, nb = translation_for("sv").gettext, translation_for("nb").gettext
+    invoice = pdf_text(invoice_pdf(db, swedish))
+    assert sv("Invoice").upper() in invoice and f"{sv('Customer no.')} " in invoice
+    assert f"{sv('To pay')} {Money(381150, 'NOK').format('sv')}".replace("\xa0", " ") in invoice
+    receipt = pdf_text(receipt_pdf(db, 1))
+    assert nb("Receipt").upper() in receipt and f"{nb('Order no.')} {norwegian}" in receipt
+    assert "RECEIPT" not in receipt and "INVOICE" not in invoice
+    assert _("Invoice") == "Invoice"  # staff keep their language

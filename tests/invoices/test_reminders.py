@@ -25,6 +25,7 @@ from verkstad.ledger.receipts import register_invoice_paid
 from verkstad.mpay import service as mpay
 from verkstad.mpay.notify import OutboxMessage
 from verkstad.mpay.providers.base import ProviderStatus, ProviderUnavailable
+from verkstad.mpay.templates import REMINDER, set_template
 from verkstad.orders import service
 from verkstad.users import Actor, Role
 
@@ -73,7 +74,8 @@ def test_the_email_says_what_to_pay_with_the_fee_and_carries_the_invoice(db, adm
     [mail] = messages(db)
     assert (mail.channel, mail.recipient) == ("email", "anna@example.se")
     swedish = translation_for("sv").gettext  # the customer's language
-    assert mail.subject == swedish("Payment reminder: invoice {invoice}").format(invoice=1)
+    subject = swedish("Payment reminder: invoice {invoice_number}")
+    assert mail.subject == subject.format(invoice_number=1)
     assert mail.subject != "Payment reminder: invoice 1"  # really translated
     amounts = ("3\xa0812,00\xa0kr", "60,00\xa0kr", "3\xa0872,00\xa0kr")  # the customer's sv locale
     for text in ("2025-04-02", "123-4567", "133", *amounts):
@@ -85,6 +87,23 @@ def test_the_email_says_what_to_pay_with_the_fee_and_carries_the_invoice(db, adm
         [sent] = s.exec(select(InvoiceReminder)).all()
     assert (sent.fee_minor, sent.amount_minor) == (6000, 381200)
     assert balance(db, "1510") == 381200  # the fee is text on the reminder, never booked
+
+
+def test_an_admins_reminder_text_for_the_language_and_category_is_used(db, admin):
+    body = "Hej {customer}! Påminnelse {level}: {amount} senast {due_date}. {pay_to} {fee}"
+    set_template(db, admin, REMINDER, "sv", "service", "Påminnelse {invoice_number}", body)
+    service.update_company(db, admin, bankgiro="123-4567")
+    posted_invoice(db, admin)  # labour on it: "service"
+    assert send(db, local("2025-04-09 08:00")) == [1]
+    [mail] = messages(db)
+    assert mail.subject == "Påminnelse 1"
+    assert mail.body.startswith("Hej Anna Andersson! Påminnelse 1: 3\xa0812,00\xa0kr senast")
+    assert "123-4567" in mail.body and mail.body.endswith(".")  # no fee: nothing after it
+
+
+def test_a_reminder_template_with_an_unknown_field_is_refused(db, admin):
+    with pytest.raises(DomainError, match="invoice"):
+        set_template(db, admin, REMINDER, "sv", "default", "Påminnelse", "Betala {invoice} nu")
 
 
 def test_after_downtime_only_the_highest_due_level_is_sent_once(db, admin):

@@ -18,9 +18,11 @@ def klart(db: Database, actor: Actor, method: str = "FAKTURA", customer: int | N
     return order.number
 
 
-def paid_by_mobile(db: Database, actor: Actor, provider: FakeProvider) -> int:
+def paid_by_mobile(
+    db: Database, actor: Actor, provider: FakeProvider, customer: int | None = None
+) -> int:
     """The worked example sent as a payment SMS and paid: MOBILBET, MOBIL, received."""
-    order = order_with_lines(db, actor)
+    order = order_with_lines(db, actor, customer)
     service.complete(db, actor, order.number)
     mpay.send(db, provider, actor, order.number)
     provider.pay(list(provider.payments)[-1])

@@ -31,6 +31,7 @@ class _Payment:
 class FakeProvider:
     name: str = "resurs"
     capabilities: frozenset = frozenset()
+    idempotent_create: bool = True
     payments: dict[str, _Payment] = field(default_factory=dict)
     refund_keys: list[str] = field(default_factory=list)
     refuse_refunds: bool = False

@@ -101,3 +101,59 @@ def test_rows_are_written_as_they_come():
     with pytest.raises(RuntimeError):
         write_csv(out, [Column("x", "X", "text")], rows(), Dialect.plain)
     assert out.getvalue() == "x\r\na\r\nb\r\n"
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+@pytest.mark.parametrize("zone", ["Europe/Stockholm", "Asia/Kathmandu"])
+def test_streamed_order_export_formats_every_cell_like_cell(db, admin, dialect, zone):
+    """The export formats rows straight from the query; every cell equals what ``cell``
+    makes of the list's row, times around a daylight-saving change and in a zone
+    whose offset is not whole hours included."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from verkstad.clock import set_timezone
+    from verkstad.demo import seed
+    from verkstad.ledger.csv_export import cell
+    from verkstad.orders.models import Order
+
+    seed(db, orders=120, seed_value=5)
+    for name in NASTY:
+        klart(db, admin, "KONTANT", customer(db, admin, name))
+    # Stockholm moves to summer time at 01:00 UTC on 2026-03-29.
+    edges = [
+        datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 0, 0, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 30, 0, 123, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, 0, tzinfo=UTC),
+    ]
+    with db.session() as s:
+        for number, at in zip((1001, 1002, 1003, 1004), edges, strict=True):
+            s.execute(update(Order).where(Order.number == number).values(payment_received_at=at))
+    set_timezone(zone)
+    try:
+        out = io.StringIO(newline="")
+        count = export_orders(db, out, dialect=dialect, sort="received_at", descending=True)
+        rows = read_back(out.getvalue(), dialect)[1:]
+        expected = [
+            [
+                cell(c.kind, {**r.as_dict(), "total": r.total_minor}.get(c.key), dialect)
+                for c in ORDER_COLUMNS
+            ]
+            for r in iter_orders(db, sort="received_at", descending=True)
+        ]
+    finally:
+        set_timezone("Europe/Stockholm")
+    assert count == len(rows) == len(expected) > 120
+    assert rows == expected
+    again = io.StringIO(newline="")  # byte for byte what write_csv writes
+    write_csv(
+        again,
+        ORDER_COLUMNS,
+        ({**r.as_dict(), "total": r.total_minor} for r in iter_orders(db, sort="received_at")),
+        dialect,
+    )
+    out = io.StringIO(newline="")
+    export_orders(db, out, dialect=dialect, sort="received_at")
+    assert out.getvalue() == again.getvalue()

@@ -91,7 +91,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("action", "role"), CASES, ids=[f"{a}-{r.name}" for a, r in CASES])
-def test_role_table(world, action: str, role: Role):
+def test_role_table(world, figures, action: str, role: Role):
     do, allowed = _actions(world)[action]
     actor = ROLES[role]
     db = world["db"]
@@ -99,12 +99,19 @@ def test_role_table(world, action: str, role: Role):
         before = len(s.exec(select(AuditEvent)).all())
     if role in allowed:
         do(actor)
+        figures.add("roles", cases=1, operations=1)
         return
     with pytest.raises(DomainError) as refused:  # PermissionDenied, or the lock's refusal
         do(actor)
-    assert str(refused.value)
+    audited = True
     if isinstance(refused.value, PermissionDenied):
         with db.read() as s:
             events = s.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).all()  # type: ignore[union-attr]
-        assert len(events) == before + 1 and events[0].user_name == actor.name
-        assert events[0].action.endswith("refused")
+        audited = (
+            len(events) == before + 1
+            and events[0].user_name == actor.name
+            and events[0].action.endswith("refused")
+        )
+    explained = bool(str(refused.value))
+    figures.add("roles", cases=1, operations=1, violations=int(not (audited and explained)))
+    assert explained and audited

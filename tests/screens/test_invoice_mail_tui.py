@@ -34,7 +34,7 @@ async def test_f7_previews_saves_the_pdf_and_sends_once(db, admin, make_app, tmp
         await wait_until(pilot, lambda: any("queued" in n.message for n in app._notifications))
         await wait_until(pilot, lambda: len(screen.messages) == 1, "the message on Billing")
         billing = str(screen.query_one("#billing", Static).render())
-        assert "PENDING" in billing and "anna@example.se" in billing
+        assert "Waiting" in billing and "anna@example.se" in billing
 
         await pilot.press("f7")
         await wait_until(pilot, lambda: isinstance(app.screen, InvoiceMailDialog))

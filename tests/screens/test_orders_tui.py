@@ -26,6 +26,9 @@ async def test_list_shows_orders_and_filters_by_text(db, admin, make_app):
         await pilot.press("slash", *"öberg")
         await wait_until(pilot, lambda: table.row_count == 1, "the filtered list")
         assert _rows(table)[0][2] == "Åsa Öberg"
+        await pilot.press("enter", "enter")  # to the list, then open the order found
+        await wait_until(pilot, lambda: isinstance(app.screen, OrderScreen), "the order")
+        assert app.screen.number == order.number
 
 
 async def test_bad_date_filter_says_so_and_keeps_the_list(db, admin, make_app):
@@ -147,3 +150,24 @@ async def test_f7_exports_the_whole_filtered_list(db, admin, make_app):
     [path] = (data_dir() / "exports").iterdir()
     rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert sorted(r[2] for r in rows[1:]) == ["Åke Öberg", "Åsa Öberg"]
+
+
+async def test_completing_shows_the_extra_costs_the_rules_added(db, admin, make_app):
+    from verkstad.orders.extra_costs import add_rule
+
+    add_rule(db, admin, "service", "Miljöavgift", "75")
+    order_with_lines(db, admin)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#orders", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1)
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen.order is not None
+        )
+        screen = app.screen
+        lines = screen.query_one("#lines", DataTable)
+        await pilot.press("ctrl+k")  # Klarmarkera
+        await wait_until(pilot, lambda: lines.row_count == 3, "the fee line")
+        assert "Miljöavgift" in [str(c) for c in lines.get_row_at(2)]
+        assert any("Extra costs added: Miljöavgift." in n.message for n in app._notifications)

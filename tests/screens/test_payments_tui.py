@@ -219,3 +219,28 @@ def test_snapshot(db, admin, make_app, snap_compare):
         await open_payments(pilot.app, pilot, 7)
 
     assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+async def test_the_history_shows_whether_the_payment_link_reached_the_customer(
+    db, admin, make_app, sandbox
+):
+    from verkstad.mpay.notify import deliver_pending, messages_for_payment
+    from verkstad.mpay.senders import senders
+
+    use_only_channel(db, admin, "stripe")  # a link, sent by SMS
+    app = make_app(sandbox_url=sandbox.url)
+    sent = request_payment(
+        db, app.providers, admin, customer(db, admin), SendForm(amount="500", reference="L-1")
+    )
+    [queued] = messages_for_payment(db, sent.id)
+    assert (queued.channel, queued.state, queued.state_label) == ("sms", "PENDING", "Waiting")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_payments(app, pilot, 1)
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "HistoryDialog")
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    assert [r[2:4] for r in rows if r[2] == "SMS"] == [["SMS", "Waiting"]]
+    assert rows[-1][4] == queued.recipient
+    assert deliver_pending(db, senders(app.settings)) == 1
+    assert [m.state_label for m in messages_for_payment(db, sent.id)] == ["Sent"]

@@ -72,11 +72,13 @@ def _output(path: str | None, binary: bool = False) -> Iterator[Any]:
 
 
 @contextmanager
-def _progress(total: int, to_file: bool) -> Iterator[Callable[[], None] | None]:
-    """A rich progress bar on the terminal (stderr) while a file is written."""
+def _progress(count_all: Callable[[], int], to_file: bool) -> Iterator[Callable[[], None] | None]:
+    """A rich progress bar on the terminal (stderr) while a file is written (``count_all``
+    gives its total: only then is it counted)."""
     if not to_file or not sys.stderr.isatty():
         yield None
         return
+    total = count_all()
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -504,6 +506,9 @@ def _register_exports(app: typer.Typer) -> None:
 
         c = ctx_of(ctx)
         start, end = parse_date(date_from, "--from"), parse_date(date_to, "--to")
+        for given, name in ((start, "--from"), (end, "--to")):
+            if given is None:  # typed as "" (a required option can still be empty)
+                raise ValidationError(name, _("must be a date written YYYY-MM-DD"))
         assert start is not None and end is not None
         with _output(output, binary=True) as out:
             count = export_sie(c.db, out, start, end, sie_type.lower())
@@ -553,7 +558,8 @@ def _register_exports(app: typer.Typer) -> None:
             def write(out: TextIO, tick: Callable[[], None] | None) -> int:
                 return export_orders(c.db, out, flt, chosen, key, desc, tick)
 
-            total = count_orders(c.db, flt) if output else 0
+            def total() -> int:
+                return count_orders(c.db, flt)
         elif what == "payments":
             from verkstad.ledger.csv_export import export_payments, payment_count
 
@@ -562,7 +568,8 @@ def _register_exports(app: typer.Typer) -> None:
             def write(out: TextIO, tick: Callable[[], None] | None) -> int:
                 return export_payments(c.db, c.actor, out, pflt, chosen, tick)
 
-            total = payment_count(c.db, c.actor, pflt) if output else 0
+            def total() -> int:
+                return payment_count(c.db, c.actor, pflt)
         else:
             raise ValidationError(_("What"), _("must be orders or payments"))
         with _output(output) as out, _progress(total, bool(output)) as tick:

@@ -9,15 +9,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from verkstad.config import Settings, load_settings
 from verkstad.db import Database
 from verkstad.errors import ValidationError
 from verkstad.i18n import _
 from verkstad.users import Actor
+
+if TYPE_CHECKING:
+    from verkstad.config import Settings
 
 
 class OutputFormat(StrEnum):
@@ -42,7 +44,15 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(cli=self.cli_options)
+            from verkstad.quick_settings import quick_settings
+
+            # Simple settings (the usual case at the counter) are read without pydantic;
+            # anything else, and any setting beyond the simple ones, by load_settings.
+            self._settings = quick_settings(self.cli_options)
+            if self._settings is None:
+                from verkstad.config import load_settings
+
+                self._settings = load_settings(cli=self.cli_options)
         return self._settings
 
     @property
@@ -50,12 +60,12 @@ class Context:
         if self._db is None:
             from verkstad.clock import set_timezone
             from verkstad.mpay.views import set_capture_window
-            from verkstad.orders.service import get_company
+            from verkstad.orders.queries import company_basics
 
             self._db = Database(self.settings.resolved_database_url())
             self.cleanups.append(self._db.dispose)
             self._db.upgrade()
-            set_timezone(get_company(self._db).timezone)
+            set_timezone(company_basics(self._db).timezone)
             set_capture_window(self.settings.capture_window_minutes)
             if self.settings.user:
                 self.actor  # noqa: B018 - an unknown --user is an error even for reads
@@ -115,10 +125,12 @@ def emit(
         sys.stdout.write("\n")
         return
     if fmt is OutputFormat.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        # RFC 4180's CRLF: csv then quotes a cell holding a lone CR too, which would
+        # otherwise start a new row (with a formula at its head) in a spreadsheet.
+        writer = csv.writer(sys.stdout, lineterminator="\r\n")
         writer.writerow([k for k, _h in columns])
         for r in rows:
-            writer.writerow(["" if r.get(k) is None else _plain(r.get(k)) for k, _h in columns])
+            writer.writerow([_csv_cell(r.get(k)) for k, _h in columns])
         return
     from rich.console import Console
     from rich.table import Table
@@ -129,6 +141,17 @@ def emit(
     for r in rows:
         table.add_row(*(display(k, r.get(k)) if display else _text(r.get(k)) for k, _h in columns))
     Console().print(table)
+
+
+def _csv_cell(value: Any) -> Any:
+    """A raw value for CSV; text that a spreadsheet would run as a formula (= + - @, a tab
+    or CR first: a customer called "=HYPERLINK(…)") gets a leading ' as in the exports."""
+    from verkstad.ledger.csv_export import neutralise
+
+    if value is None:
+        return ""
+    plain = _plain(value)
+    return neutralise(plain) if isinstance(plain, str) else plain
 
 
 def emit_json(data: Any) -> None:

@@ -44,7 +44,9 @@ def register(app: typer.Typer) -> None:
         help=_("Message templates (SMS and e-mail texts)."), no_args_is_help=True
     )
     app.add_typer(templates, name="templates")
-    kind_opt = typer.Option(..., "--kind", help="pay_link_sms | pay_link_email | invoice_email")
+    kind_opt = typer.Option(
+        ..., "--kind", help="pay_link_sms | pay_link_email | invoice_email | reminder"
+    )
     lang_opt = typer.Option(..., "--lang", help="sv | nb | en | fr")
     category_opt = typer.Option("default", "--category", help="default | service | parts")
 

@@ -323,6 +323,6 @@ def emit_orders(rows: Any, limit: int, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         emit_json([r.to_json() for r in islice(rows, limit)])
         return
-    data = ({**r.__dict__, "total": r.total_minor} for r in islice(rows, limit))
+    data = ({**r.as_dict(), "total": r.total_minor} for r in islice(rows, limit))
     emit(fmt, order_columns(), data, display)
     sys.stdout.flush()

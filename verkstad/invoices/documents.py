@@ -287,6 +287,7 @@ class ReceiptDocument:
     seller: CompanyView
     customer_name: str
     customer_number: int
+    language: str  # the customer's: the receipt is written in it
     reference: str
     provider: str
     method: str | None
@@ -355,6 +356,7 @@ def receipt_document(db: Database, payment_id: int, refund: bool = False) -> Rec
             seller=CompanyView.of(company_row(s)),
             customer_name=customer.name,
             customer_number=customer.number,
+            language=customer.language,
             reference=req.reference,
             provider=req.provider,
             method=req.method,

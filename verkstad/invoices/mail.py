@@ -21,7 +21,8 @@ from verkstad.invoices.documents import InvoiceDocument, invoice_document
 from verkstad.invoices.pdf import render_invoice
 from verkstad.money import Money
 from verkstad.mpay.notify import queue
-from verkstad.mpay.templates import INVOICE_EMAIL, order_category, render
+from verkstad.mpay.templates import INVOICE_EMAIL, render
+from verkstad.orders.categories import order_category
 from verkstad.orders.models import Customer, Order
 from verkstad.users import Actor
 
@@ -77,9 +78,8 @@ def _compose(s: Session, order: Order, doc: InvoiceDocument) -> InvoiceEmail:
         "payment": payment,
     }
     subject, body = render(s, INVOICE_EMAIL, lang, order_category(s, order.id), values)
-    return InvoiceEmail(
-        customer.email, subject, body, render_invoice(doc), f"faktura-{doc.number}.pdf"
-    )
+    file_name = t(N_("invoice-{n}.pdf")).format(n=doc.number)
+    return InvoiceEmail(customer.email, subject, body, render_invoice(doc), file_name)
 
 
 def preview_invoice_email(db: Database, order_number: int) -> InvoiceEmail:

@@ -22,7 +22,7 @@ def luhn_digit(payload: str) -> str:
 
 def _digits(base: int | str) -> str:
     text = str(base)
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(f"a reference is built from digits, not {text!r}")
     return text
 
@@ -39,7 +39,7 @@ def ocr_reference(base: int | str, length_digit: bool = True) -> str:
 
 
 def valid_ocr(reference: str, length_digit: bool = True) -> bool:
-    if not reference.isdigit() or not 2 <= len(reference) <= MAX_LENGTH:
+    if not (reference.isascii() and reference.isdigit()) or not 2 <= len(reference) <= MAX_LENGTH:
         return False
     if length_digit and int(reference[-2]) != len(reference) % 10:
         return False
@@ -62,7 +62,8 @@ def kid_reference(base: int | str, method: str = "MOD10") -> str:
 
 
 def valid_kid(reference: str, method: str = "MOD10") -> bool:
-    if not 2 <= len(reference) <= MAX_LENGTH or not reference[:-1].isdigit():
+    digits = reference[:-1]
+    if not 2 <= len(reference) <= MAX_LENGTH or not (digits.isascii() and digits.isdigit()):
         return False
     check = luhn_digit(reference[:-1]) if method == "MOD10" else mod11_digit(reference[:-1])
     return check == reference[-1]

@@ -18,7 +18,7 @@ from fpdf.enums import XPos, YPos
 
 from verkstad.clock import format_date, format_datetime
 from verkstad.db import Database
-from verkstad.i18n import _, babel_locale
+from verkstad.i18n import _, babel_locale, using_language
 from verkstad.invoices.documents import (
     Amounts,
     DocLine,
@@ -237,7 +237,13 @@ def _payment_box(pdf: _Page, doc: InvoiceDocument, to_pay: int) -> None:
 
 
 def render_invoice(doc: InvoiceDocument) -> bytes:
-    """An invoice, or (``doc.kind == "credit"``) a credit note referring to its original."""
+    """An invoice, or (``doc.kind == "credit"``) a credit note referring to its original,
+    in the customer's language."""
+    with using_language(doc.buyer.language):
+        return _invoice(doc)
+
+
+def _invoice(doc: InvoiceDocument) -> bytes:
     credit = doc.kind == "credit"
     title = _("Credit note") if credit else _("Invoice")
     pdf = _Page(doc.seller, f"{title} {doc.number}")
@@ -325,6 +331,12 @@ def _credit_note_text(doc: InvoiceDocument) -> str:
 
 
 def render_receipt(doc: ReceiptDocument) -> bytes:
+    """A receipt for a mobile payment (or its refunds), in the customer's language."""
+    with using_language(doc.language):
+        return _receipt(doc)
+
+
+def _receipt(doc: ReceiptDocument) -> bytes:
     title = _("Receipt – refund") if doc.refund else _("Receipt")
     pdf = _Page(doc.seller, f"{title} {doc.reference}")
     _seller_block(pdf)

@@ -15,15 +15,17 @@ from pathlib import Path
 from verkstad.config import Settings
 from verkstad.db import Database
 from verkstad.errors import DomainError
+from verkstad.files import path_in
 from verkstad.i18n import _
 
 PRINT_TIMEOUT_SECONDS = 60
 
 
 def save_pdf(data: bytes, folder: Path, file_name: str) -> Path:
-    """Write the file atomically (a half-written PDF never appears in the folder)."""
+    """Write the file atomically (a half-written PDF never appears in the folder), always
+    directly in ``folder``, whatever ``file_name`` holds (see verkstad.files)."""
+    target = path_in(folder, file_name)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / file_name
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:

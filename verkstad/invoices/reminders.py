@@ -34,6 +34,8 @@ from verkstad.mpay.gateway import Providers
 from verkstad.mpay.models import PaymentRequest
 from verkstad.mpay.notify import Attachment, queue
 from verkstad.mpay.status import PaymentState
+from verkstad.mpay.templates import REMINDER, render
+from verkstad.orders.categories import order_category
 from verkstad.orders.models import Customer, Order
 from verkstad.orders.service import company_row, lock_order
 from verkstad.orders.status import OrderStatus, PaymentMethod
@@ -156,8 +158,10 @@ def _unpaid_at_providers(db: Database, providers: Providers, actor: Actor, order
     return True
 
 
-def _message(s: Session, customer: Customer, due: DueReminder, fee: int) -> tuple[str, str]:
-    """Subject and text, in the customer's language (N_ marks them for the catalogues)."""
+def _message(
+    s: Session, order: Order, customer: Customer, due: DueReminder, fee: int
+) -> tuple[str, str]:
+    """Subject and text from the reminder template, in the customer's language."""
     company = company_row(s)
     lang = customer.language
     t = translation_for(lang).gettext
@@ -167,32 +171,32 @@ def _message(s: Session, customer: Customer, due: DueReminder, fee: int) -> tupl
     def money(minor: int) -> str:
         return Money(minor, due.currency).format(lang)
 
-    lines = [
-        t(N_("Reminder {level}: we have not received payment for invoice {invoice}.")).format(
-            level=due.level, invoice=due.invoice_number
-        ),
-        t(N_("Amount: {amount}")).format(amount=money(due.amount_minor)),
-        t(N_("Due date: {date}")).format(date=format_date(due.due, lang)),
-        t(N_("Pay to {account} {number} with {label} {reference}.")).format(
+    fee_text = ""
+    if fee:
+        fee_text = t(N_("A reminder fee of {fee} is added: please pay {total} in all.")).format(
+            fee=money(fee), total=money(due.amount_minor + fee)
+        )
+    values = {
+        "level": str(due.level),
+        "invoice_number": str(due.invoice_number),
+        "amount": money(due.amount_minor),
+        "due_date": format_date(due.due, lang),
+        "pay_to": t(N_("Pay to {account} {number} with {label} {reference}.")).format(
             account=account, number=company.bankgiro, label=label, reference=reference
         ),
-    ]
-    if fee:
-        lines.append(
-            t(N_("A reminder fee of {fee} is added: please pay {total} in all.")).format(
-                fee=money(fee), total=money(due.amount_minor + fee)
-            )
-        )
-    lines += ["", t(N_("If you have already paid, please disregard this reminder.")), company.name]
-    subject = t(N_("Payment reminder: invoice {invoice}")).format(invoice=due.invoice_number)
-    return subject, "\n".join(lines)
+        "fee": fee_text,
+        "total": money(due.amount_minor + fee),
+        "customer": customer.name,
+        "company": company.name,
+    }
+    return render(s, REMINDER, lang, order_category(s, order.id), values)
 
 
 def _queue(s: Session, order: Order, due: DueReminder, fee: int, pdf: bytes) -> str | None:
     """Queue the reminder by e-mail (the invoice attached), else by SMS; returns the channel."""
     customer = s.get(Customer, order.customer_id)
     assert customer is not None
-    subject, body = _message(s, customer, due, fee)
+    subject, body = _message(s, order, customer, due, fee)
     key = dedupe_key(due.invoice_number, due.level)
     if customer.email:
         name = translation_for(customer.language).gettext(N_("invoice-{n}.pdf"))

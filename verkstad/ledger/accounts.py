@@ -182,7 +182,7 @@ def _put(s: Session, actor: Actor, key: str, value: str) -> None:
 
 def _terms(text: str) -> str:
     value = text.strip()
-    if not value.isdigit() or not 0 <= int(value) <= 365:
+    if not (value.isascii() and value.isdigit()) or not 0 <= int(value) <= 365:
         raise ValidationError(_("Payment terms"), _("a whole number of days from 0 to 365"))
     return str(int(value))
 

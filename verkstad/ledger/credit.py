@@ -314,6 +314,7 @@ def _copy(s: Session, actor: Actor, order: Order, lines: list[OrderLine]) -> Ord
         total_minor=totals.payable,
         notes=order.notes,
         copied_from_id=order.id,
+        extra_costs_applied=True,  # the credited lines already carry them
         created_by=actor.name,
         updated_by=actor.name,
     )

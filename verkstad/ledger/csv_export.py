@@ -11,9 +11,10 @@ spreadsheet runs it as a formula (CSV injection); numbers are never touched.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,13 +22,13 @@ from typing import Any, TextIO
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from verkstad.clock import local, now
+from verkstad.clock import as_utc, local, now
 from verkstad.db import Database
 from verkstad.i18n import N_, _
 from verkstad.mpay.models import PaymentRequest
 from verkstad.mpay.payments import PaymentFilter
 from verkstad.orders.models import Customer, Order
-from verkstad.orders.queries import OrderFilter, iter_orders
+from verkstad.orders.queries import OrderFilter, stream_orders
 from verkstad.users import Actor
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -118,9 +119,122 @@ def export_orders(
     descending: bool = False,
     on_row: Callable[[], None] | None = None,
 ) -> int:
-    """The order list with the filters of ``orders list`` (keyset pages: constant memory)."""
-    rows = ({**r.__dict__, "total": r.total_minor} for r in iter_orders(db, flt, sort, descending))
-    return write_csv(out, ORDER_COLUMNS, rows, dialect, on_row)
+    """The order list with the filters of ``orders list``, streamed from one query in
+    batches (memory stays flat for a million orders). Byte for byte what ``write_csv``
+    writes with ``cell``, made faster by knowing the columns."""
+    excel = dialect is Dialect.excel
+    if excel:
+        out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";" if excel else ",", lineterminator="\r\n")
+    writer.writerow([neutralise(_(c.label)) if excel else c.key for c in ORDER_COLUMNS])
+    line = _order_line(dialect)
+    count = 0
+    for batch in stream_orders(db, flt, sort, descending):
+        if on_row is None:
+            out.write("".join(map(line, batch)))
+        else:
+            for row in batch:
+                out.write(line(row))
+                on_row()
+        count += len(batch)
+    return count
+
+
+def _order_line(dialect: Dialect) -> Callable[[tuple[Any, ...]], str]:
+    """One order row as the database returned it (OrderRow's layout) as its CSV line.
+
+    The export's hot loop: what ``cell`` makes of each value and how ``csv`` quotes
+    it, specialised per column. Only names and registrations are free text (status,
+    currency and payment method are codes: never a formula, a delimiter or a quote).
+    A time is formatted from its stored text: the workshop's local hour comes from
+    a table made once per UTC hour (minutes and seconds are the same in a zone whose
+    offset is whole hours, as the Nordic ones are; other times go through ``cell``).
+    """
+    excel = dialect is Dialect.excel
+    sep = ";" if excel else ","
+    decimal = "," if excel else "."
+    formula = frozenset(FORMULA_STARTS)
+    special = re.compile(f'[{sep}"\r\n]')
+
+    def field(text: str) -> str:
+        if text[:1] in formula:
+            text = "'" + text
+        if special.search(text) is None:
+            return text
+        return '"' + text.replace('"', '""') + '"'
+
+    yes, no = (field(_("yes")), field(_("no"))) if excel else ("true", "false")
+
+    def slow_time(value: str | datetime) -> str:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return cell("time", as_utc(moment), dialect)
+
+    class LocalHours(dict[str, str | None]):
+        """UTC hour ("2026-03-05 13") → local hour ("2026-03-05 14"), or None where
+        the local time is not the UTC time shifted by whole hours."""
+
+        def __missing__(self, utc_hour: str) -> str | None:
+            start = datetime.fromisoformat(utc_hour + ":00:00").replace(tzinfo=UTC)
+            first, last = local(start), local(start + timedelta(minutes=59, seconds=59))
+            offset = first.utcoffset()
+            whole = offset is not None and not offset % timedelta(hours=1)
+            self[utc_hour] = hour = (
+                first.strftime("%Y-%m-%d %H") if whole and last.utcoffset() == offset else None
+            )
+            return hour
+
+    hours = LocalHours()
+
+    def time(value: str | datetime) -> str:
+        if value.__class__ is not str:  # PostgreSQL: a naive UTC datetime
+            value = value.isoformat(" ", "microseconds")  # type: ignore[union-attr]
+        if len(value) != 26 or value[19] != ".":  # not the form SQLAlchemy stores
+            return slow_time(value)
+        if excel:
+            hour = hours[value[:13]]
+            return hour + value[13:19] if hour is not None else slow_time(value)
+        if value.endswith(".000000"):
+            return f"{value[:10]}T{value[11:19]}Z"
+        return f"{value[:10]}T{value[11:]}Z"
+
+    def amount(minor: int) -> str:
+        if minor < 0:
+            return f"-{-minor // 100}{decimal}{-minor % 100:02d}"
+        return f"{minor // 100}{decimal}{minor % 100:02d}"
+
+    class Amounts(dict[int, str]):
+        def __missing__(self, minor: int) -> str:
+            if len(self) > 100_000:  # many distinct amounts: keep memory flat
+                self.clear()
+            self[minor] = text = amount(minor)
+            return text
+
+    amounts = Amounts()
+    special_search = special.search
+
+    def line(r: tuple[Any, ...]) -> str:
+        # 0 id, 1 number, 2 customer_number, 3 customer_name, 4 reg_number, 5 status,
+        # 6 total_minor, 7 currency, 8 payment_method, 9 payment_received,
+        # 10 received_at, 11 created_at, 12 invoice_number
+        _id, number, customer, name, reg, status, total, currency, method, paid, got, made, inv = r
+        if name[:1] in formula or special_search(name):
+            name = field(name)
+        if reg is None:
+            reg = ""
+        elif reg[:1] in formula or special_search(reg):
+            reg = field(reg)
+        if made.__class__ is str and excel and len(made) == 26:  # the common case, inline
+            hour = hours[made[:13]]
+            made = hour + made[13:19] if hour is not None else time(made)
+        else:
+            made = time(made)
+        return (
+            f"{number}{sep}{customer}{sep}{name}{sep}{reg}{sep}{status}{sep}{amounts[total]}{sep}"
+            f"{currency}{sep}{method or ''}{sep}{yes if paid else no}{sep}"
+            f"{'' if got is None else time(got)}{sep}{made}{sep}{'' if inv is None else inv}\r\n"
+        )
+
+    return line
 
 
 # ---------------------------------------------------------------- payments

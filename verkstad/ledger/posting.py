@@ -20,6 +20,7 @@ from verkstad.errors import DomainError, ValidationError
 from verkstad.i18n import _
 from verkstad.ledger.accounts import SALES_KINDS, Chart, load_chart
 from verkstad.ledger.journal import Row, RowView, add_verification, merged
+from verkstad.mpay.service import cancelling
 from verkstad.orders.models import Customer, Order, OrderLine
 from verkstad.orders.service import company_row, lock_order, transition
 from verkstad.orders.status import Action, OrderStatus, PaymentMethod, next_status
@@ -137,6 +138,14 @@ def post_order(
     with db.session() as s:
         order = lock_order(s, order_number, expected_version)
         method = _method_to_post(order)
+        assert order.id is not None
+        if order.status == OrderStatus.MPAY and cancelling(s, order.id):
+            raise DomainError(
+                _(
+                    "Order {n}: its mobile payment is being cancelled (and refunded if paid), "
+                    "so it cannot be posted."
+                ).format(n=order_number)
+            )
         lines = order_lines(s, order)
         company = company_row(s)
         totals = compute_totals(lines, company.round_to_whole)

@@ -85,3 +85,61 @@ def register_invoice_paid(
             at,
             verification.number,
         )
+
+
+def invoice_waits_for(s: Session, order: Order, amount: int) -> bool:
+    """Whether ``amount`` pays exactly what a posted, unpaid FAKTURA invoice still asks."""
+    return (
+        order.status == OrderStatus.POSTED
+        and order.payment_method == PaymentMethod.FAKTURA
+        and not order.payment_received
+        and order.invoice_number is not None
+        and left_to_pay(s, order) == amount
+    )
+
+
+def book_mobile_invoice_payment(
+    s: Session, actor: Actor, order: Order, amount: int, at: datetime, reference: str
+) -> int:
+    """A mobile payment that arrived for a posted FAKTURA invoice (a request cancelled while
+    its create was still on the way, then paid): the invoice is paid. 1931 is debited, as
+    for any mobile payment, so the provider's payout clears it; 1510 is credited. Returns
+    the verification number."""
+    assert order.invoice_number is not None
+    chart = load_chart(s)
+    rows = [
+        Row(chart.payment(PaymentMethod.MOBIL), amount, "clearing"),
+        Row(chart.payment(PaymentMethod.FAKTURA), -amount, "receivable"),
+    ]
+    text = _("Payment of invoice {invoice}, order {order}, {customer}").format(
+        invoice=order.invoice_number, order=order.number, customer=counterparty(s, order)
+    )
+    verification = add_verification(
+        s, actor, "payment", local(at).date(), text, rows, order.id, order.invoice_number
+    )
+    why = _("mobile payment {ref} received after the request had ended").format(ref=reference)
+    record_payment(s, actor, order, PaymentMethod.FAKTURA, at, why)
+    return verification.number
+
+
+def paid_through_clearing(s: Session, order: Order) -> bool:
+    """Whether the order's mobile payment went through 1931: posted as MOBIL, or a FAKTURA
+    invoice paid by a late mobile payment (``book_mobile_invoice_payment``)."""
+    if order.payment_method == PaymentMethod.MOBIL:
+        return True
+    if order.payment_method != PaymentMethod.FAKTURA or not order.payment_received:
+        return False
+    from verkstad.ledger.models import Verification, VerificationRow
+
+    clearing = load_chart(s).payment(PaymentMethod.MOBIL)
+    found = s.exec(
+        select(VerificationRow.id)
+        .join(Verification, Verification.id == VerificationRow.verification_id)  # type: ignore[arg-type]
+        .where(
+            Verification.order_id == order.id,
+            Verification.kind == "payment",
+            VerificationRow.account == clearing,
+            VerificationRow.amount_minor > 0,
+        )
+    ).first()
+    return found is not None

@@ -26,6 +26,7 @@ from verkstad.clock import local, local_day_end, local_day_start, now
 from verkstad.config import ReportsSettings
 from verkstad.db import Database
 from verkstad.errors import ValidationError
+from verkstad.files import path_in
 from verkstad.i18n import N_, _
 from verkstad.ledger.csv_export import Column, write_csv
 from verkstad.ledger.models import PaymentReport, SettledPayment, Verification
@@ -165,10 +166,11 @@ def report_csv(db: Database, period: Period) -> bytes:
 
 
 def _save(folder: Path, name: str, data: bytes) -> Path:
-    """Written whole or not at all (a crash leaves no half file)."""
+    """Written whole or not at all (a crash leaves no half file), directly in ``folder``
+    (the name is a translated pattern: see verkstad.files)."""
+    path = path_in(folder, name)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    temp = folder / f".{name}.part"
+    temp = folder / f".{path.name}.part"
     temp.write_bytes(data)
     temp.replace(path)
     return path

@@ -30,10 +30,12 @@ from sqlmodel import Session, col, select
 from verkstad.audit import record
 from verkstad.db import Database
 from verkstad.errors import ConflictError, ValidationError
+from verkstad.failpoints import reach
 from verkstad.i18n import _
 from verkstad.ledger.accounts import Chart, load_chart
 from verkstad.ledger.journal import Row, add_verification, merged
 from verkstad.ledger.models import CreditNote, SettledPayment, SettlementImport
+from verkstad.ledger.receipts import paid_through_clearing
 from verkstad.money import CURRENCIES, Money
 from verkstad.mpay.models import PaymentRequest
 from verkstad.orders.models import Order
@@ -87,7 +89,18 @@ FORMATS = {
     ),
 }  # fmt: skip
 
-_AMOUNT = re.compile(r"^-?\d+\.\d{2}$")
+# Major units with a point and two decimals; thirteen digits of kronor are far above any
+# payout and keep every sum within a 64-bit column.
+_AMOUNT = re.compile(r"^-?\d{1,13}\.\d{2}\Z")
+
+
+MAX_PAYOUT_ID = 100  # SettledPayment.payout_id
+
+
+def _shown(value: str, limit: int = 30) -> str:
+    """A cell as a refusal quotes it: one line, not too long."""
+    flat = " ".join(value.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -123,7 +136,7 @@ def _amount(text: str, line_no: int, column: str) -> int:
         raise ValidationError(
             _("Line {n}").format(n=line_no),
             _("{column} must be an amount like 123.45, not “{value}”").format(
-                column=column, value=value
+                column=column, value=_shown(value)
             ),
         )
     whole, decimals = value.lstrip("-").split(".")
@@ -137,7 +150,10 @@ def read_report(data: bytes) -> Report:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationError(_("Settlement report"), _("must be UTF-8 text")) from None
-    first = text.splitlines()[0] if text.strip() else ""
+    # Universal newlines: a lone CR (old Mac files, or a stray one) ends a line as csv
+    # expects, instead of making it give up with an error.
+    text = io.StringIO(text, newline=None).read()
+    first = text.split("\n", 1)[0] if text.strip() else ""
     provider = next(
         (
             name
@@ -152,7 +168,13 @@ def read_report(data: bytes) -> Report:
             _("the header row is not one of: {providers}").format(providers=", ".join(FORMATS)),
         )
     fmt = FORMATS[provider]
-    rows = list(csv.reader(io.StringIO(text), delimiter=fmt.delimiter))[1:]
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=fmt.delimiter))[1:]
+    except csv.Error as e:  # e.g. a field longer than csv's limit
+        raise ValidationError(
+            _("Settlement report"),
+            _("is not a CSV file that can be read ({detail})").format(detail=e),
+        ) from None
     lines = []
     for line_no, cells in enumerate(rows, 2):
         if not any(c.strip() for c in cells):
@@ -168,7 +190,7 @@ def read_report(data: bytes) -> Report:
         if kind is None:
             raise ValidationError(
                 _("Line {n}").format(n=line_no),
-                _("unknown type “{type}”").format(type=cells[4].strip()),
+                _("unknown type “{type}”").format(type=_shown(cells[4])),
             )
         try:
             payout_date = date.fromisoformat(cells[1].strip()[:10])
@@ -180,7 +202,14 @@ def read_report(data: bytes) -> Report:
         if currency not in CURRENCIES:
             raise ValidationError(
                 _("Line {n}").format(n=line_no),
-                _("unknown currency “{currency}”").format(currency=currency),
+                _("unknown currency “{currency}”").format(currency=_shown(currency)),
+            )
+        if len(cells[0].strip()) > MAX_PAYOUT_ID:
+            raise ValidationError(
+                _("Line {n}").format(n=line_no),
+                _("{column} must have at most {n} characters").format(
+                    column=fmt.header[0], n=MAX_PAYOUT_ID
+                ),
             )
         gross, fee, fee_vat, net = (_amount(cells[i], line_no, fmt.header[i]) for i in range(8, 12))
         lines.append(
@@ -274,7 +303,7 @@ def _check(s: Session, req: PaymentRequest, line: SettlementLine) -> None:
         raise _Refused("unmatched", _("the payment belongs to no order"))
     if order.invoice_number is None:
         raise _Refused("unmatched", _("the payment's order is not posted yet"))
-    if order.payment_method != PaymentMethod.MOBIL:
+    if not paid_through_clearing(s, order):
         raise _Refused("mismatched", _("the order was not posted as a mobile payment"))
     if line.kind == "payment" and line.gross != req.captured_minor:
         raise _Refused(
@@ -391,6 +420,7 @@ def _book_report(
             None,
             {"provider": provider, "file": file_name, "booked": imported.booked},
         )
+        reach("settlement.before_commit")
 
 
 def _outcome(line: SettlementLine, status: str, reason: str = "") -> LineOutcome:
@@ -418,7 +448,12 @@ def _book_payout(
 ) -> int | None:
     """Book the payout's matched lines; returns the verification number (None: nothing new)."""
     matched: list[tuple[SettlementLine, PaymentRequest]] = []
+    seen: set[str] = set()  # a movement listed twice in the report is booked once
     for line in lines:
+        if line.key in seen:
+            result.outcomes.append(_outcome(line, "already_booked"))
+            continue
+        seen.add(line.key)
         done = s.exec(
             select(SettledPayment.id).where(
                 SettledPayment.provider == provider,
@@ -439,9 +474,11 @@ def _book_payout(
     if not matched:
         return None
     first = matched[0][0]
+    from verkstad.ledger.sie import book_text
+
     text = _("Payout {payout} from {provider}, {n} payments").format(
-        payout=first.payout_id, provider=provider.capitalize(), n=len(matched)
-    )
+        payout=book_text(first.payout_id), provider=provider.capitalize(), n=len(matched)
+    )  # the provider's payout id in what a SIE file can hold, as customers' names are
     rows = _payout_rows(provider, [x for x, _r in matched], chart)
     verification = add_verification(s, actor, "settlement", first.payout_date, text, rows)
     assert verification.id is not None

@@ -87,17 +87,26 @@ def _plain_char(char: str) -> str | None:
 
 
 def to_cp437(text: str, where: str) -> str:
-    """``text`` as CP437 can hold it, or SieEncodingError naming ``where`` and the character."""
+    """``text`` as CP437 can hold it, or SieEncodingError naming ``where`` and the character.
+    Accents typed as a letter and a combining mark (e + ´) are joined first (é)."""
+    text = unicodedata.normalize("NFC", text)
+    if text.isprintable() and _fits(text):  # the common case, one encode for the whole
+        return text
     out = []
     for char in text:
         plain = _plain_char(char)
         if plain is None:
+            shown = " ".join(text.split())
             raise SieEncodingError(
                 where,
                 _(
                     "the character “{char}” (U+{code:04X}) cannot be written in a SIE file "
                     "(CP437); change the text “{text}”"
-                ).format(char=char, code=ord(char), text=text),
+                ).format(
+                    char=char,
+                    code=ord(char),
+                    text=shown if len(shown) <= 60 else shown[:59] + "…",
+                ),
             )
         out.append(plain)
     return "".join(out)
@@ -105,11 +114,19 @@ def to_cp437(text: str, where: str) -> str:
 
 def book_text(text: str) -> str:
     """Free text for a voucher (a customer's name): what CP437 cannot hold is left out."""
-    return "".join(p for p in (_plain_char(c) for c in text) if p is not None).strip()
+    plain = (_plain_char(c) for c in unicodedata.normalize("NFC", text))
+    return "".join(p for p in plain if p is not None).strip()
 
 
 def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def sie_string(text: str, where: str) -> str:
+    """A quoted SIE string: transliterated first, then quoted — a character whose plain
+    form is a quote or a backslash (“ ” „ « » ＂ ＼) must be escaped like one, or it
+    would end the string and shift every field after it."""
+    return quote(to_cp437(text, where))
 
 
 def amount(minor: int) -> str:
@@ -181,12 +198,14 @@ def write_sie(
     w.record("#GEN", sie_date(header.generated))
     w.record("#SIETYP", "4")
     w.record("#ORGNR", header.org_number)
-    w.record("#FNAMN", quote(header.company_name), where=_("Company name"))
+    company = _("Company name")
+    w.record("#FNAMN", sie_string(header.company_name, company), where=company)
     if header.year is not None:
         w.record("#RAR", "0", sie_date(header.year[0]), sie_date(header.year[1]))
     w.record("#VALUTA", header.currency)
     for number, name in sorted(accounts.items()):
-        w.record("#KONTO", number, quote(name), where=_("Account {n}").format(n=number))
+        where = _("Account {n}").format(n=number)
+        w.record("#KONTO", number, sie_string(name, where), where=where)
     if sums is not None:
         for label, values in (("#IB", sums.opening), ("#UB", sums.closing)):
             for number, value in sorted(values.items()):
@@ -198,7 +217,8 @@ def write_sie(
         where = _("Verification {n}").format(n=v.number)
         number = str(v.number) if header.sie_type == "4e" else '""'
         booked, registered = sie_date(v.booked_on), sie_date(local(v.created_at).date())
-        fields = (quote(header.series), number, booked, quote(v.text), registered)
+        series, text = sie_string(header.series, where), sie_string(v.text, where)
+        fields = (series, number, booked, text, registered)
         w.record("#VER", *fields, where=where)
         out.write(b"{" + CRLF)
         for row in v.rows:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
-from verkstad.config import Settings
-from verkstad.mpay.providers.base import PaymentProvider
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from verkstad.config import Settings
+    from verkstad.mpay.providers.base import PaymentProvider
 
 
 class Providers:

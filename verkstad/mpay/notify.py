@@ -17,6 +17,7 @@ from verkstad.clock import format_datetime, now
 from verkstad.db import Database, UTCDateTime
 from verkstad.errors import DomainError
 from verkstad.failpoints import reach
+from verkstad.i18n import N_, _
 from verkstad.money import Money
 from verkstad.orders.models import Company, Customer, Order
 
@@ -104,7 +105,8 @@ def queue_payment_link(s: Session, req: object) -> None:
     """Text and/or e-mail the customer a payment link: the template for the customer's
     language and the order's category, amounts and times in the customer's locale."""
     from verkstad.mpay.models import PaymentRequest
-    from verkstad.mpay.templates import PAY_LINK_EMAIL, PAY_LINK_SMS, order_category, render
+    from verkstad.mpay.templates import PAY_LINK_EMAIL, PAY_LINK_SMS, render
+    from verkstad.orders.categories import order_category
 
     assert isinstance(req, PaymentRequest) and req.link
     customer = s.get(Customer, req.customer_id)
@@ -177,6 +179,7 @@ def deliver_pending(db: Database, senders: dict[str, Sender], limit: int = 100) 
             message = s.get(OutboxMessage, message_id)
         if not claimed or message is None:
             continue  # another terminal's scheduler has it
+        reach("outbox.after_claim")
         try:
             senders[message.channel](message)
         except DomainError as e:
@@ -204,9 +207,13 @@ def messages_for_request(db: Database, request_id: int) -> list[OutboxMessage]:
         )
 
 
+# How a message's delivery is shown to staff.
+MESSAGE_STATE_LABELS = {"PENDING": N_("Waiting"), "SENT": N_("Sent"), "FAILED": N_("Failed")}
+
+
 @dataclass(frozen=True)
 class MessageView:
-    """How a message to the customer went, for the order's Billing tab."""
+    """How a message to the customer went, for the order's Billing tab and a payment's history."""
 
     channel: str
     recipient: str
@@ -218,6 +225,31 @@ class MessageView:
     last_error: str | None
     attachments: tuple[str, ...]
 
+    @property
+    def state_label(self) -> str:
+        return _(MESSAGE_STATE_LABELS[self.state])
+
+    @property
+    def channel_label(self) -> str:
+        return _("E-mail") if self.channel == "email" else _("SMS")
+
+
+def _views(rows: Sequence[OutboxMessage]) -> list[MessageView]:
+    return [
+        MessageView(
+            m.channel,
+            m.recipient,
+            m.subject,
+            m.state,
+            m.attempts,
+            m.created_at,
+            m.sent_at,
+            m.last_error,
+            tuple(a.filename for a in m.attachments),
+        )
+        for m in rows
+    ]
+
 
 def messages_for_order(db: Database, order_number: int) -> list[MessageView]:
     """Every SMS and e-mail queued for the order, oldest first."""
@@ -228,17 +260,15 @@ def messages_for_order(db: Database, order_number: int) -> list[MessageView]:
             .where(Order.number == order_number)
             .order_by(col(OutboxMessage.id))
         ).all()
-        return [
-            MessageView(
-                m.channel,
-                m.recipient,
-                m.subject,
-                m.state,
-                m.attempts,
-                m.created_at,
-                m.sent_at,
-                m.last_error,
-                tuple(a.filename for a in m.attachments),
-            )
-            for m in rows
-        ]
+        return _views(rows)
+
+
+def messages_for_payment(db: Database, request_id: int) -> list[MessageView]:
+    """The payment link's SMS or e-mail (and any later message about it), oldest first."""
+    with db.read() as s:
+        rows = s.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.payment_request_id == request_id)
+            .order_by(col(OutboxMessage.id))
+        ).all()
+        return _views(rows)

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from verkstad.audit import record
@@ -40,7 +42,13 @@ from verkstad.mpay.status import LIVE, STATE_LABELS, PaymentState
 from verkstad.mpay.views import PaymentView, capture_window, payment_view
 from verkstad.orders import fields as F
 from verkstad.orders.models import Customer, Order, OrderLine
-from verkstad.orders.service import clear_payment, lock_order, record_payment, transition
+from verkstad.orders.service import (
+    clear_payment,
+    lock_order,
+    lock_order_id,
+    record_payment,
+    transition,
+)
 from verkstad.orders.status import Action, OrderStatus, PaymentMethod
 from verkstad.orders.totals import div_round, line_net
 from verkstad.users import SYSTEM, Actor, Role, require_role
@@ -51,6 +59,14 @@ PAID_STATES = (P.PAID, P.PARTIALLY_REFUNDED)
 ENDED_UNPAID = (P.DECLINED, P.EXPIRED, P.CANCELLED, P.FAILED)
 MAX_EXPLANATION = 500
 POLL_CONCURRENCY = 8  # provider calls in flight at once while polling
+# How long a create whose answer was lost may still land at the provider (a slow provider
+# works on after verkstad gave up): until then a lost create is only looked up, and a
+# cancel does not conclude that it never arrived.
+SETTLE = timedelta(minutes=2)
+# Requests cancelled as "never reached the provider" are looked up until this long after
+# their link would have expired, in case the create landed after all (then it is undone).
+LATE_LOOKUP = timedelta(hours=1)
+REFERENCE_ATTEMPTS = 20  # default references tried when other terminals take them meanwhile
 
 
 def new_key() -> str:
@@ -96,6 +112,12 @@ def _free_default_reference(s: Session) -> str:
     return candidate
 
 
+def _reference_taken(reference: str) -> ValidationError:
+    return ValidationError(
+        _("Reference"), _("“{ref}” is already used; it must be unique").format(ref=reference)
+    )
+
+
 def _validated_delivery(
     s: Session, channel: PaymentChannel, customer: Customer, form: SendForm
 ) -> dict[str, object]:
@@ -120,14 +142,12 @@ def _validated_delivery(
     )
     email_text = form.email_address if form.email_address is not None else (customer.email or "")
     address = F.normalise_email(email_text) if email else None
-    if form.reference is None:
+    if form.reference is None:  # free now; one taken meanwhile is replaced at the insert
         reference = _free_default_reference(s)
     else:
         reference = F.clean_text(form.reference, _("Reference"), 100, required=True)
-    if s.exec(select(PaymentRequest.id).where(PaymentRequest.reference == reference)).first():
-        raise ValidationError(
-            _("Reference"), _("“{ref}” is already used; it must be unique").format(ref=reference)
-        )
+        if s.exec(select(PaymentRequest.id).where(PaymentRequest.reference == reference)).first():
+            raise _reference_taken(reference)
     explanation = F.clean_text(form.explanation, _("Explanation"), MAX_EXPLANATION)
     return {
         "send_sms": bool(sms),
@@ -159,8 +179,15 @@ def _event(
 
 
 def _request_for_update(s: Session, request_id: int) -> PaymentRequest:
+    """The request, locked for change (FOR NO KEY UPDATE, see ``lock_order_id``).
+
+    A unit of work that changes a request and its order locks the request first.
+    """
     req = s.exec(
-        select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update()
+        select(PaymentRequest)
+        .where(PaymentRequest.id == request_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
     ).one()
     return req
 
@@ -266,6 +293,14 @@ def apply_status(
     before = PaymentState(req.state)
     if before in ENDED_UNPAID and status.state in ENDED_UNPAID:
         return
+    if _stale(req, before, status):
+        return
+    # The order is locked before anything is decided about it: only under its lock is it
+    # certain which request it waits for (another terminal may be sending anew).
+    order = lock_order_id(s, req.order_id) if req.order_id else None
+    if _late(s, req, before, status):
+        _undo_late(s, actor, req, before, status)
+        return
     req.state = status.state
     req.provider_ref = status.provider_ref or req.provider_ref
     req.link = status.link or req.link
@@ -287,10 +322,8 @@ def apply_status(
         record(s, actor, "payment", req.reference, kind, before.value, status.state.value)
     if before != status.state or kind != "status":
         _event(s, req, actor, kind, status.reason or "", status.raw)
-    if req.order_id is None:
+    if order is None or not _is_latest(s, req):  # an older request leaves the order be
         return
-    order = s.get(Order, req.order_id)
-    assert order is not None
     if status.state in PAID_STATES and not order.payment_received:
         assert req.paid_at is not None
         record_payment(
@@ -313,6 +346,82 @@ def apply_status(
             Action.CANCEL_PAYMENT,
             _("payment request {state}").format(state=status.state.value),
         )
+
+
+# How far the money has got; a provider's answer never goes back along it.
+PROGRESS = {P.RESERVED: 1, P.PAID: 2, P.PARTIALLY_REFUNDED: 3, P.REFUNDED: 4}
+
+
+def _stale(req: PaymentRequest, before: PaymentState, status: ProviderStatus) -> bool:
+    """An answer older than one already applied: two terminals asked the provider at once
+    (or a check crossed a capture or refund) and the later answer was recorded first."""
+    if before in ENDED_UNPAID or status.state in ENDED_UNPAID:
+        return False
+    return (
+        PROGRESS.get(status.state, 0) < PROGRESS.get(before, 0)
+        or status.captured_minor < req.captured_minor
+        or status.refunded_minor < req.refunded_minor
+    )
+
+
+def _late(s: Session, req: PaymentRequest, before: PaymentState, status: ProviderStatus) -> bool:
+    """Money reserved or paid (or a link open) on a request nobody waits for any more: one
+    verkstad had ended (cancelled while its create was still on the way), or one whose order
+    has moved on (opened again, posted another way, sent anew). It is given back, not booked.
+    """
+    if status.state not in (P.RESERVED, *PAID_STATES) and not (
+        before in ENDED_UNPAID and status.state in LIVE
+    ):
+        return False
+    if before in ENDED_UNPAID:
+        return True
+    order = s.get(Order, req.order_id) if req.order_id else None
+    if order is None or (before == P.RESERVED and status.state == P.RESERVED):
+        return False
+    waiting = order.status == OrderStatus.MPAY or (
+        order.payment_received and order.payment_method == PaymentMethod.MOBIL
+    )
+    latest = _latest_request(s, order.id or 0)
+    return not waiting or latest is None or latest.id != req.id
+
+
+def _undo_late(
+    s: Session, actor: Actor, req: PaymentRequest, before: PaymentState, status: ProviderStatus
+) -> None:
+    """Record what the provider holds and settle it. A posted FAKTURA invoice that still asks
+    exactly this much takes it as its payment (a reservation is captured for it first: the
+    customer meant to pay); anything else is given back — a refund of what was paid, a cancel
+    of what is reserved or still open. The order is otherwise left as it is."""
+    from verkstad.ledger.receipts import book_mobile_invoice_payment, invoice_waits_for
+
+    req.provider_ref = status.provider_ref or req.provider_ref
+    req.updated_at = now()
+    order = s.get(Order, req.order_id) if req.order_id else None
+    kind, amount = "cancel", 0
+    why = _("still open at the provider after the request had ended; cancelled there")
+    if status.state in PAID_STATES:
+        req.state = status.state
+        req.captured_minor, req.refunded_minor = status.captured_minor, status.refunded_minor
+        req.paid_at = req.paid_at or status.paid_at or now()
+        req.method = status.method or req.method
+        kind, amount = "refund", status.captured_minor - status.refunded_minor
+        why = _("paid after the request had ended; refunded automatically")
+        if order is not None and invoice_waits_for(s, order, amount):
+            book_mobile_invoice_payment(s, actor, order, amount, req.paid_at, req.reference)
+            kind, amount = "", 0
+            why = _("paid after the request had ended; taken as the payment of invoice {n}")
+            why = why.format(n=order.invoice_number)
+    elif status.state == P.RESERVED and order is not None:
+        if invoice_waits_for(s, order, req.amount_minor):
+            kind, amount = "capture", req.amount_minor
+            why = _("reserved after the request had ended; captured to pay invoice {n}").format(
+                n=order.invoice_number
+            )
+    action = "late_" + status.state.value.lower()
+    record(s, actor, "payment", req.reference, action, before.value, req.state, why)
+    _event(s, req, actor, "late", why, status.raw)
+    if kind and not _pending(s, req, kind):
+        _operation(s, actor, req, kind, amount, why)
 
 
 # ---------------------------------------------------------------- send
@@ -401,20 +510,37 @@ def _new_request(
 ) -> PaymentRequest:
     assert channel.id is not None and customer.id is not None
     delivery = _validated_delivery(s, channel, customer, form)
-    req = PaymentRequest(
-        idempotency_key=new_key(),
-        customer_id=customer.id,
-        channel_id=channel.id,
-        provider=channel.provider,
-        state=P.CREATING,
-        amount_minor=amount,
-        currency=currency,
-        expires_at=now() + (lifetime or timedelta(minutes=channel.link_lifetime_minutes)),
-        created_by=actor.name,
-        **delivery,  # type: ignore[arg-type]
-    )
-    s.add(req)
-    s.flush()
+    for _attempt in range(REFERENCE_ATTEMPTS):
+        req = PaymentRequest(
+            idempotency_key=new_key(),
+            customer_id=customer.id,
+            channel_id=channel.id,
+            provider=channel.provider,
+            state=P.CREATING,
+            amount_minor=amount,
+            currency=currency,
+            expires_at=now() + (lifetime or timedelta(minutes=channel.link_lifetime_minutes)),
+            created_by=actor.name,
+            **delivery,  # type: ignore[arg-type]
+        )
+        try:
+            with s.begin_nested():
+                s.add(req)
+                s.flush()
+        except IntegrityError:
+            # Another terminal committed the same reference after we checked it.
+            reference = str(delivery["reference"])
+            if not s.exec(
+                select(PaymentRequest.id).where(PaymentRequest.reference == reference)
+            ).first():
+                raise
+            if form.reference is not None:
+                raise _reference_taken(reference) from None
+            delivery["reference"] = _free_default_reference(s)
+            continue
+        break
+    else:
+        raise ConflictError(_("Too many payment requests at once; send again."))
     _event(
         s,
         req,
@@ -447,27 +573,46 @@ def _deliver(
             return _view(s, req)
         wire = _provider_request(s, req)
         provider_name = req.provider
+        cancelling = _pending(s, req, "cancel") is not None
+        last_attempt = req.updated_at
     provider = providers(provider_name)
     try:
         status = None if first_attempt else provider.lookup(wire)
+        if status is None and cancelling:  # staff are cancelling it: never send it now
+            with db.read() as s:
+                req = s.get(PaymentRequest, request_id)
+                assert req is not None
+                return _view(s, req)
+        if status is None and not first_attempt and not provider.idempotent_create:
+            if now() - last_attempt < SETTLE:
+                raise DomainError(
+                    _(
+                        "{provider} has not confirmed payment request {ref} yet. verkstad asks "
+                        "again shortly and sends it anew only once it is sure it never "
+                        "arrived; do not send it again."
+                    ).format(provider=provider_name.capitalize(), ref=wire.reference)
+                )
         if status is None:
             status = provider.create(wire)
     except ProviderRefused as refusal:
         with db.session() as s:
             req = _request_for_update(s, request_id)
+            before = req.state
             req.state = P.FAILED
             req.failure_reason = str(refusal)
             req.ended_at = now()
             _event(s, req, actor, "refused", str(refusal), {"code": refusal.code})
+            record(s, actor, "payment", req.reference, "refused", before, req.state, str(refusal))
             if req.order_id:
-                order = s.get(Order, req.order_id)
-                assert order is not None
+                order = lock_order_id(s, req.order_id)
                 if order.status == OrderStatus.MPAY:
                     transition(s, actor, order, Action.CANCEL_PAYMENT, str(refusal))
         raise DomainError(str(refusal)) from None  # the adapters' messages say it plainly
     except ProviderUnavailable as unknown:
         with db.session() as s:
-            _event(s, _request_for_update(s, request_id), actor, "unknown_outcome", str(unknown))
+            req = _request_for_update(s, request_id)
+            req.updated_at = now()  # the attempt that may still land
+            _event(s, req, actor, "unknown_outcome", str(unknown))
         raise DomainError(
             _(
                 "The payment provider did not answer ({detail}). The request is kept and will be "
@@ -531,10 +676,40 @@ def refresh(db: Database, providers: Providers, actor: Actor, request_id: int) -
         raise DomainError(
             _("The payment provider did not answer: {detail}").format(detail=e)
         ) from None
+    return _take_answer(db, providers, actor, request_id, status)
+
+
+def _take_answer(
+    db: Database, providers: Providers, actor: Actor, request_id: int, status: ProviderStatus
+) -> PaymentView:
+    """Apply what the provider answered about a request (and finish what that queues)."""
+    reach("check.after_provider")
     with db.session() as s:
         req = _request_for_update(s, request_id)
+        if status.state == P.EXPIRED and _pending(s, req, "cancel"):
+            status = replace(status, state=P.CANCELLED)  # staff's cancellation, not finished yet
+        before = _pending_operations(s, request_id)
         apply_status(s, actor, req, status)
-        return _view(s, req, with_events=True)
+        queued = _pending_operations(s, request_id) - before
+        view = _view(s, req, with_events=True)
+    if not queued:
+        return view
+    _run_operations(db, providers, actor, sorted(queued))  # a late payment: give it back now
+    with db.read() as s:
+        again = s.get(PaymentRequest, request_id)
+        assert again is not None
+        return _view(s, again, with_events=True)
+
+
+def _pending_operations(s: Session, request_id: int) -> set[tuple[int, str]]:
+    return {
+        (o.id or 0, o.kind)
+        for o in s.exec(
+            select(PaymentOperation).where(
+                PaymentOperation.request_id == request_id, PaymentOperation.state == "PENDING"
+            )
+        )
+    }
 
 
 # ---------------------------------------------------------------- cancel / capture / refund
@@ -576,7 +751,7 @@ def cancel(db: Database, providers: Providers, actor: Actor, order_number: int) 
             raise DomainError(
                 _("Order {n} had no payment request; it is open again.").format(n=order_number)
             )
-        op_id = _operation(s, actor, req, "cancel")
+        op_id = _pending(s, req, "cancel") or _operation(s, actor, req, "cancel")
     reach("cancel.after_commit")
     return _run_cancel(db, providers, actor, op_id)
 
@@ -589,7 +764,9 @@ def cancel_request(
     opens the order again."""
     with db.session() as s:
         req = s.exec(
-            select(PaymentRequest).where(PaymentRequest.id == request_id).with_for_update()
+            select(PaymentRequest)
+            .where(PaymentRequest.id == request_id)
+            .with_for_update(key_share=True)
         ).first()
         if req is None:
             raise NotFoundError(_("There is no payment {id}.").format(id=request_id))
@@ -618,9 +795,22 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
         assert req is not None
         wire = _provider_request(s, req)
         ref, provider_name, key = req.provider_ref, req.provider, op.idempotency_key
+        last_attempt = req.updated_at
     provider = providers(provider_name)
     try:
         status = provider.status(ref) if ref else provider.lookup(wire)
+        if status is None and now() - last_attempt < SETTLE:
+            raise DomainError(
+                _(
+                    "Payment request {ref} may still be on its way to the provider (its answer "
+                    "was lost). The order stays locked until that is certain; try again in two "
+                    "minutes."
+                ).format(ref=wire.reference)
+            )
+        if status is not None and status.state == P.EXPIRED:
+            # Staff asked to cancel a request verkstad held live: ended before or by our
+            # call (a crash after it, Stripe expiring on cancel), it is their cancellation.
+            status = replace(status, state=P.CANCELLED)
         if status is not None and status.state in LIVE:
             try:
                 # Stripe ends a link by expiring it; we asked, so it is a cancellation.
@@ -638,14 +828,20 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
                         ).format(reason=refusal)
                     ) from None
         reach("cancel.after_provider")
-        if status is not None and status.state in PAID_STATES:
-            refund_due = status.captured_minor - status.refunded_minor
+        while status is not None and status.state in PAID_STATES:
+            # What is still to refund is counted under the request's lock: another terminal
+            # may be refunding it right now (a return, or the same cancel pressed twice).
             with db.session() as s:
                 req = _request_for_update(s, request_id)
                 apply_status(s, actor, req, status)
-                refund_id = _pending(s, req, "refund") or _operation(
-                    s, actor, req, "refund", refund_due, _("cancelled after payment")
-                )
+                refund_id = _pending(s, req, "refund")
+                due = req.captured_minor - req.refunded_minor
+                if refund_id is None and due > 0:
+                    why = _("cancelled after payment")
+                    refund_id = _operation(s, actor, req, "refund", due, why)
+            if refund_id is None:
+                break
+            reach("cancel.after_refund_commit")
             status = _run_refund_call(db, providers, actor, refund_id)
     except ProviderUnavailable as e:
         with db.session() as s:
@@ -659,20 +855,33 @@ def _run_cancel(db: Database, providers: Providers, actor: Actor, op_id: int) ->
     with db.session() as s:
         req = _request_for_update(s, request_id)
         if status is None:  # the provider never got it: nothing to cancel there
+            why = _("never reached the provider")
+            record(s, actor, "payment", req.reference, "cancelled", req.state, P.CANCELLED, why)
             req.state = P.CANCELLED
             req.ended_at = now()
-            _event(s, req, actor, "cancelled", _("never reached the provider"))
+            _event(s, req, actor, "cancelled", why)
         else:
             apply_status(s, actor, req, status, "cancelled")
         _end_operation(s, op_id)
-        if req.order_id:
-            order = s.get(Order, req.order_id)
-            assert order is not None
+        order = lock_order_id(s, req.order_id) if req.order_id else None
+        if order is not None and _is_latest(s, req):  # a late one's undoing leaves it be
             if order.payment_received and order.payment_method == PaymentMethod.MOBIL:
                 clear_payment(s, actor, order, _("refunded on cancellation"))
             if order.status == OrderStatus.MPAY:
                 transition(s, actor, order, Action.CANCEL_PAYMENT, _("payment request cancelled"))
         return _view(s, req)
+
+
+def _is_latest(s: Session, req: PaymentRequest) -> bool:
+    latest = _latest_request(s, req.order_id or 0)
+    return latest is not None and latest.id == req.id
+
+
+def cancelling(s: Session, order_id: int) -> bool:
+    """Whether a cancellation of the order's payment request is under way (committed, not
+    finished): it refunds the customer if they paid, so nothing may book the payment meanwhile."""
+    req = _latest_request(s, order_id)
+    return req is not None and _pending(s, req, "cancel") is not None
 
 
 def _fail_operation(db: Database, actor: Actor, op_id: int, request_id: int, error: str) -> None:
@@ -737,10 +946,18 @@ def _end_operation(s: Session, op_id: int, error: str | None = None) -> None:
 def _run_refund_call(
     db: Database, providers: Providers, actor: Actor, op_id: int
 ) -> ProviderStatus:
+    """A committed refund's provider call. Its answer and the operation's end are recorded
+    together: no one may see the refund done but the money not yet counted as returned."""
     call = _call_of(db, op_id)
-    status = providers(call.provider).refund(call.ref, call.amount, call.key)
+    try:
+        status = providers(call.provider).refund(call.ref, call.amount, call.key)
+    except ProviderRefused as refusal:
+        with db.session() as s:
+            _end_operation(s, op_id, str(refusal))
+        raise
     reach("refund.after_provider")
     with db.session() as s:
+        apply_status(s, actor, _request_for_update(s, call.request_id), status, "refunded")
         _end_operation(s, op_id)
     return status
 
@@ -807,7 +1024,14 @@ def refund(
                     ref=req.reference
                 )
             )
-        left = req.captured_minor - req.refunded_minor
+        pending = s.exec(
+            select(PaymentOperation.amount_minor).where(
+                PaymentOperation.request_id == req.id,
+                PaymentOperation.kind == "refund",
+                PaymentOperation.state == "PENDING",
+            )
+        ).all()
+        left = req.captured_minor - req.refunded_minor - sum(pending)  # not what is under way
         amount = (
             left
             if not amount_text
@@ -823,10 +1047,8 @@ def refund(
         op_id = _operation(s, actor, req, "refund", amount, F.clean_text(note, _("Note"), 500))
     reach("refund.after_commit")
     try:
-        status = _run_refund_call(db, providers, actor, op_id)
+        _run_refund_call(db, providers, actor, op_id)
     except ProviderRefused as e:
-        with db.session() as s:
-            _end_operation(s, op_id, str(e))
         raise DomainError(_("The refund was refused: {reason}").format(reason=e)) from None
     except ProviderUnavailable as e:
         raise DomainError(
@@ -835,10 +1057,10 @@ def refund(
                 "the refund will be confirmed with it."
             ).format(detail=e)
         ) from None
-    with db.session() as s:
-        req = _request_for_update(s, request_id)
-        apply_status(s, actor, req, status, "refunded")
-        return _view(s, req)
+    with db.read() as s:
+        refunded = s.get(PaymentRequest, request_id)
+        assert refunded is not None
+        return _view(s, refunded)
 
 
 def _check_staff_refund_limit(
@@ -939,8 +1161,30 @@ def reconcile(db: Database, providers: Providers, actor: Actor = SYSTEM) -> Reco
             report.created += 1
         except DomainError as e:
             report.errors.append(str(e))
-    for op_id, kind in pending:
-        assert op_id is not None
+    _run_operations(db, providers, actor, [(i, k) for i, k in pending if i is not None], report)
+    report.refreshed = len(poll(db, providers, actor))
+    _look_for_late(db, providers, actor, report)
+    with db.read() as s:  # what polling and the sweep found to undo
+        queued = [
+            (o.id or 0, o.kind)
+            for o in s.exec(select(PaymentOperation).where(PaymentOperation.state == "PENDING"))
+            if (o.id, o.kind) not in set(pending)
+        ]
+    _run_operations(db, providers, actor, queued, report)
+    _heal_orphan_locks(db, actor)
+    return report
+
+
+def _run_operations(
+    db: Database,
+    providers: Providers,
+    actor: Actor,
+    operations: list[tuple[int, str]],
+    report: ReconcileReport | None = None,
+) -> None:
+    """Finish pending cancels, captures and refunds (their keys make a repeat harmless)."""
+    report = report or ReconcileReport()
+    for op_id, kind in operations:
         try:
             if kind == "cancel":
                 _run_cancel(db, providers, actor, op_id)
@@ -951,17 +1195,44 @@ def reconcile(db: Database, providers: Providers, actor: Actor = SYSTEM) -> Reco
             report.operations += 1
         except DomainError as e:
             report.errors.append(str(e))
-    report.refreshed = len(poll(db, providers, actor))
-    _heal_orphan_locks(db, actor)
-    return report
+
+
+def _look_for_late(
+    db: Database, providers: Providers, actor: Actor, report: ReconcileReport
+) -> None:
+    """Requests cancelled as "never reached the provider" are looked up while their link
+    could still be used: a create that landed after all is undone (see ``_late``)."""
+    with db.read() as s:
+        unreached = [
+            r.id
+            for r in s.exec(
+                select(PaymentRequest).where(
+                    PaymentRequest.state == P.CANCELLED,
+                    col(PaymentRequest.provider_ref).is_(None),
+                )
+            )
+            if (r.expires_at or r.created_at + timedelta(days=1)) + LATE_LOOKUP > now()
+        ]
+    for request_id in unreached:
+        with db.read() as s:
+            req = s.get(PaymentRequest, request_id)
+            assert req is not None
+            wire, name = _provider_request(s, req), req.provider
+        try:
+            found = providers(name).lookup(wire)
+        except DomainError as e:
+            report.errors.append(str(e))
+            continue
+        if found is None:
+            continue
+        with db.session() as s:
+            req = _request_for_update(s, request_id or 0)
+            req.provider_ref = found.provider_ref  # known now: looked up no more
+            apply_status(s, actor, req, found)
 
 
 def _finish_refund(db: Database, providers: Providers, actor: Actor, op_id: int) -> None:
-    status = _run_refund_call(db, providers, actor, op_id)
-    with db.session() as s:
-        op = s.get(PaymentOperation, op_id)
-        assert op is not None
-        apply_status(s, actor, _request_for_update(s, op.request_id), status, "refunded")
+    _run_refund_call(db, providers, actor, op_id)
 
 
 def poll_due(req: PaymentRequest, at: datetime) -> bool:
@@ -977,30 +1248,108 @@ def poll_due(req: PaymentRequest, at: datetime) -> bool:
 
 def poll(
     db: Database, providers: Providers, actor: Actor = SYSTEM, force: bool = False
-) -> list[PaymentView]:
-    """Refresh the live requests that are due (all with ``force``); the scheduler runs it."""
+) -> list[int]:
+    """Refresh the live requests that are due (all with ``force``); the scheduler runs it.
+
+    Returns the ids of the requests the providers answered about. Most answers
+    change nothing ("still waiting"): those cost no write of their own — one
+    statement at the end notes when each was last heard of (the backoff counts
+    from then) — so polling many requests waits for the providers, not for the
+    database's one writer.
+    """
     at = now()
     with db.read() as s:
-        ids = [
-            r.id
+        due = [
+            _Polled(r.id, r.provider, r.provider_ref, _held(r))
             for r in s.exec(
                 select(PaymentRequest).where(
                     col(PaymentRequest.state).in_([x.value for x in LIVE if x != P.CREATING]),
                     col(PaymentRequest.provider_ref).is_not(None),
                 )
             )
-            if force or poll_due(r, at)
+            if r.id is not None and r.provider_ref and (force or poll_due(r, at))
         ]
+        # A request whose create went unanswered: looked up (and sent, if it never arrived)
+        # once the create can no longer be on its way, without waiting for reconcile.
+        creating = s.exec(
+            select(PaymentRequest.id).where(
+                PaymentRequest.state == P.CREATING, col(PaymentRequest.updated_at) <= at - SETTLE
+            )
+        ).all()
 
-    def ask(request_id: int) -> PaymentView | None:
+    def ask(req: _Polled) -> tuple[int, bool] | None:
+        """(id, whether the answer changed nothing), or None if it stays for the next poll."""
         try:
-            return refresh(db, providers, actor, request_id)
-        except DomainError:
+            status = providers(req.provider).status(req.provider_ref)
+            if _changes_nothing(req.held, status):
+                return req.id, True
+            _take_answer(db, providers, actor, req.id, status)
+        except (DomainError, ProviderUnavailable):
             return None  # the next poll tries again
+        return req.id, False
+
+    def ask_again(request_id: int) -> tuple[int, bool] | None:
+        try:
+            refresh(db, providers, actor, request_id)
+        except DomainError:
+            return None
+        return request_id, False
 
     # The time goes to waiting for the providers: ask several at once.
     with ThreadPoolExecutor(POLL_CONCURRENCY) as pool:
-        return [v for v in pool.map(ask, [i for i in ids if i is not None]) if v is not None]
+        answered = [
+            a
+            for a in [*pool.map(ask, due), *pool.map(ask_again, [i for i in creating if i])]
+            if a is not None
+        ]
+    unchanged = [i for i, same in answered if same]
+    if unchanged:
+        with db.session() as s:
+            s.execute(
+                update(PaymentRequest)
+                .where(col(PaymentRequest.id).in_(unchanged))
+                .values(updated_at=now())
+            )
+    return [i for i, _same in answered]
+
+
+@dataclass(frozen=True)
+class _Polled:
+    id: int
+    provider: str
+    provider_ref: str
+    held: tuple[object, ...]
+
+
+def _held(req: PaymentRequest) -> tuple[object, ...]:
+    """What a provider's answer can change on a live request (see apply_status)."""
+    return (
+        req.state,
+        req.provider_ref,
+        req.link,
+        req.method,
+        req.captured_minor,
+        req.refunded_minor,
+        req.failed_attempts,
+        req.sent_at is None,
+        req.reserved_at is None,
+    )
+
+
+def _changes_nothing(held: tuple[object, ...], status: ProviderStatus) -> bool:
+    """Whether apply_status would leave the request as it is (but for when it was heard of)."""
+    state, ref, link, method, captured, refunded, failed, unsent, unreserved = held
+    return (
+        status.state == state
+        and (status.provider_ref or ref) == ref
+        and (status.link or link) == link
+        and (status.method or method) == method
+        and status.captured_minor == captured
+        and status.refunded_minor == refunded
+        and status.failed_attempts <= failed  # type: ignore[operator]
+        and not unsent
+        and not (status.state == P.RESERVED and unreserved)
+    )
 
 
 def expire_due(db: Database, providers: Providers, actor: Actor = SYSTEM) -> list[PaymentView]:
@@ -1042,6 +1391,7 @@ def _expire_at_provider(
         status = providers(name).cancel(ref, new_key())
     except ProviderRefused:
         status = providers(name).status(ref)
+    reach("expire.after_provider")
     with db.session() as s:
         req = _request_for_update(s, request_id)
         apply_status(s, actor, req, _as_state(status, P.CANCELLED, P.EXPIRED), "expired")
@@ -1077,6 +1427,7 @@ def capture_due(
                 req.amount_minor - req.captured_minor,
                 _("capture window ended"),
             )
+        reach("capture.after_commit")
         done.append(_run_capture(db, providers, actor, op_id))
     return done
 
@@ -1085,7 +1436,11 @@ def _heal_orphan_locks(db: Database, actor: Actor) -> None:
     """An order must never stay MOBILBET without a live or paid request (invariant repair)."""
     with db.session() as s:
         locked = s.exec(
-            select(Order).where(Order.status == OrderStatus.MPAY).with_for_update()
+            select(Order)
+            .where(Order.status == OrderStatus.MPAY)
+            .order_by(col(Order.id))
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
         ).all()
         for order in locked:
             assert order.id is not None

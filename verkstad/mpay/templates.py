@@ -10,6 +10,7 @@ locale, and a template naming an unknown field is refused when it is saved.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,14 +23,14 @@ from verkstad.clock import now
 from verkstad.db import Database, UTCDateTime
 from verkstad.errors import ValidationError
 from verkstad.i18n import LANGUAGES, N_, _, translation_for
-from verkstad.orders.models import OrderLine
+from verkstad.orders.categories import CATEGORIES
 from verkstad.users import Actor, Role, require_role
 
 PAY_LINK_SMS = "pay_link_sms"
 PAY_LINK_EMAIL = "pay_link_email"
 INVOICE_EMAIL = "invoice_email"
-KINDS = (PAY_LINK_SMS, PAY_LINK_EMAIL, INVOICE_EMAIL)
-CATEGORIES = ("default", "service", "parts")
+REMINDER = "reminder"  # by e-mail with the invoice attached, else by SMS
+KINDS = (PAY_LINK_SMS, PAY_LINK_EMAIL, INVOICE_EMAIL, REMINDER)
 
 _PAY_LINK_FIELDS = ("amount", "reference", "link", "expires", "explanation", "company")
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
@@ -45,7 +46,20 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
         "customer",
         "payment",  # how to pay (due date, reference), or that it is already paid
     ),
+    REMINDER: (
+        "level",
+        "invoice_number",
+        "amount",  # left to pay, without the fee
+        "due_date",
+        "pay_to",  # account and payment reference
+        "fee",  # the sentence about the reminder fee, or nothing
+        "total",  # amount + fee
+        "customer",
+        "company",
+    ),
 }
+
+_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 _PAY_LINK_TEXT = N_("Pay {amount} for {reference}: {link} (valid until {expires}). {explanation}")
 # (subject, body) in English; translated into the customer's language when used.
@@ -57,6 +71,14 @@ BUILT_IN: dict[str, tuple[str, str]] = {
         N_(
             "Hello {customer},\n\nAttached is invoice {invoice_number} for order {order_number}, "
             "{amount}. {payment}\n\nKind regards,\n{company}"
+        ),
+    ),
+    REMINDER: (
+        N_("Payment reminder: invoice {invoice_number}"),
+        N_(
+            "Reminder {level}: we have not received payment for invoice {invoice_number}.\n"
+            "Amount: {amount}\nDue date: {due_date}\n{pay_to}\n{fee}\n\n"
+            "If you have already paid, please disregard this reminder.\n{company}"
         ),
     ),
 }
@@ -206,22 +228,11 @@ def set_template(
         return _view(kind, lang, category, row)
 
 
-def order_category(s: Session, order_id: int | None) -> str:
-    """ "service" if the order has labour, "parts" if it sells goods only, else "default"."""
-    if order_id is None:
-        return "default"
-    kinds = set(s.exec(select(OrderLine.kind).where(OrderLine.order_id == order_id)).all())
-    if "labour" in kinds:
-        return "service"
-    return "parts" if "part" in kinds else "default"
-
-
 def render(
     s: Session, kind: str, lang: str, category: str, values: dict[str, str]
 ) -> tuple[str, str]:
     """(subject, body) for the customer, placeholders filled in."""
     template = _effective(s, kind, lang, category)
-    return (
-        template.subject.format(**values).strip(),
-        template.body.format(**values).strip(),
-    )
+    body = template.body.format(**values).strip()
+    # A placeholder that is empty here (no reminder fee, say) leaves no run of blank lines.
+    return template.subject.format(**values).strip(), _BLANK_LINES.sub("\n\n", body)

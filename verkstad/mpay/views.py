@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verkstad.i18n import _
-from verkstad.mpay.models import PaymentEvent, PaymentRequest
 from verkstad.mpay.status import STATE_LABELS, PaymentState
+
+if TYPE_CHECKING:
+    from verkstad.mpay.models import PaymentEvent, PaymentRequest
 
 # How long staff have to end a reserved payment before verkstad captures it
 # (the capture_window_minutes setting, applied at start).

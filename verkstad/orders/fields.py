@@ -17,9 +17,12 @@ from verkstad.i18n import LANGUAGES, _
 
 VAT_RATES = {"SE": (25, 12, 6, 0), "NO": (25, 15, 12, 0)}
 LINE_KINDS = ("part", "labour", "fee", "text")
+# RFC 5322 dot-atom before the @ (no dot first, last or twice: mail servers refuse those),
+# host name labels after it.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    rf"^{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z"
 )
 _REG = re.compile(r"^[A-ZÅÄÖÆØ0-9]{2,8}$")
 
@@ -136,7 +139,7 @@ def parse_discount(text: str, field: str | None = None) -> int:
 def parse_vat_rate(value: str | int, country: str = "SE") -> int:
     allowed = VAT_RATES.get(country, VAT_RATES["SE"])
     text = str(value).strip().rstrip("%").strip()
-    if not text.isdigit() or int(text) not in allowed:
+    if not (text.isascii() and text.isdigit()) or int(text) not in allowed:
         raise ValidationError(
             _("VAT rate"),
             _("must be one of: {choices}").format(choices=", ".join(f"{r} %" for r in allowed)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, Text
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text, false
 from sqlmodel import Field, SQLModel
 
 from verkstad.clock import now
@@ -83,6 +83,8 @@ class Order(SQLModel, table=True):
     payment_received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     invoice_number: int | None = Field(default=None, unique=True)
+    # The extra cost rules have added their lines (once, when first completed).
+    extra_costs_applied: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # A credited order is reopened as a copy: the links go both ways.
     copied_from_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("orders.id"), nullable=True)

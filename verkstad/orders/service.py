@@ -23,6 +23,7 @@ from verkstad.errors import ConflictError, DomainError, NotFoundError, Validatio
 from verkstad.i18n import _
 from verkstad.money import parse_minor
 from verkstad.orders import fields as F
+from verkstad.orders.extra_costs import add_extra_costs
 from verkstad.orders.models import Company, Customer, Order, OrderLine, Vehicle
 from verkstad.orders.status import (
     LOCK_REASONS,
@@ -65,6 +66,22 @@ COMPANY_FIELDS = {
 COUNTRY_CURRENCY = {"SE": "SEK", "NO": "NOK"}
 
 
+def _company_label(key: str) -> str:
+    """The field's name as the user sees it (a refusal names it, translated)."""
+    labels = {
+        "name": _("Company name"),
+        "org_number": _("Organisation number"),
+        "vat_number": _("VAT reg. no."),
+        "address": _("Address"),
+        "postal_code": _("Postal code"),
+        "city": _("City"),
+        "phone": _("Phone"),
+        "email": _("E-mail"),
+        "bankgiro": _("Bankgiro"),
+    }
+    return labels[key]
+
+
 def update_company(db: Database, actor: Actor, **changes: Any) -> CompanyView:
     """Change company settings (ADMIN). Country decides the currency and the rounding."""
     require_role(db, actor, "update_company", Role.ADMIN)
@@ -75,7 +92,11 @@ def update_company(db: Database, actor: Actor, **changes: Any) -> CompanyView:
             if value is None:
                 continue
             if key in COMPANY_FIELDS:
-                setattr(company, key, F.clean_text(str(value), key, COMPANY_FIELDS[key]))
+                label = _company_label(key)
+                text = F.clean_text(str(value), label, COMPANY_FIELDS[key])
+                if key == "email" and text:
+                    text = F.normalise_email(text, label)
+                setattr(company, key, text)
             elif key == "country":
                 country = str(value).strip().upper()
                 if country not in COUNTRY_CURRENCY:
@@ -86,9 +107,10 @@ def update_company(db: Database, actor: Actor, **changes: Any) -> CompanyView:
             elif key == "timezone":
                 from verkstad.clock import valid_timezone
 
-                if not valid_timezone(str(value)):
+                zone = str(value).strip()
+                if not valid_timezone(zone):
                     raise ValidationError(_("Time zone"), _("unknown time zone"))
-                company.timezone = str(value)
+                company.timezone = zone
             else:
                 raise ValidationError(key, _("unknown setting"))
         after = CompanyView.of(company)
@@ -170,7 +192,7 @@ def search_customers(db: Database, text: str = "", limit: int = 50) -> list[Cust
     term = unicodedata.normalize("NFC", text).strip()
     if term:
         conditions = [func.lower(Customer.name).contains(term.lower())]
-        if term.isdigit():
+        if term.isascii() and term.isdigit() and len(term) < 16:  # ² is a digit, not for int()
             conditions.append(col(Customer.number) == int(term))
         try:
             conditions.append(col(Customer.phone) == F.normalise_phone(term))
@@ -203,7 +225,7 @@ def _parse_vehicle(data: VehicleInput) -> dict[str, Any]:
         value = text.strip().replace(" ", "")
         if not value:
             return None
-        if not value.isdigit() or not low <= int(value) <= high:
+        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
             raise ValidationError(
                 field, _("must be a whole number from {low} to {high}").format(low=low, high=high)
             )
@@ -282,7 +304,7 @@ def lock_order(s: Session, number: int, expected_version: int | None = None) -> 
     ``expected_version`` is the version the user's screen showed: if someone
     changed the order since, the change is refused instead of overwriting theirs.
     """
-    order = s.exec(select(Order).where(Order.number == number).with_for_update()).first()
+    order = s.exec(_locked(select(Order).where(Order.number == number))).first()
     if order is None:
         raise NotFoundError(_("There is no order number {n}.").format(n=number))
     if expected_version is not None and order.version != expected_version:
@@ -293,6 +315,27 @@ def lock_order(s: Session, number: int, expected_version: int | None = None) -> 
             ).format(n=number, user=order.updated_by, time=format_datetime(order.updated_at))
         )
     return order
+
+
+def lock_order_id(s: Session, order_id: int) -> Order:
+    """The order a payment belongs to, locked for change like ``lock_order``.
+
+    Every write to an order goes through a row lock taken before the order is
+    read: a change computed from an unlocked read (the version, the status)
+    would overwrite what another terminal committed meanwhile.
+    """
+    return s.exec(_locked(select(Order).where(Order.id == order_id))).one()
+
+
+def _locked(query: Any) -> Any:
+    """FOR NO KEY UPDATE, re-reading the row even if the session loaded it before.
+
+    The weaker row lock still serialises every change of the order, but lets
+    other units of work insert rows that refer to it (lines, payment requests,
+    audit and payment events) — with FOR UPDATE those inserts' key checks queue
+    behind the lock and two terminals can deadlock.
+    """
+    return query.with_for_update(key_share=True).execution_options(populate_existing=True)
 
 
 def _touch(order: Order, actor: Actor) -> None:
@@ -438,7 +481,7 @@ class LineInput:
 DEFAULT_UNITS = {"part": "st", "labour": "tim", "fee": "st", "text": ""}
 
 
-def _parse_line(data: LineInput, country: str) -> dict[str, Any]:
+def parse_line(data: LineInput, country: str) -> dict[str, Any]:
     kind = F.parse_kind(data.kind)
     text_only = kind == "text"
     return {
@@ -491,7 +534,7 @@ def add_line(
     with db.session() as s:
         order = lock_order(s, number, expected_version)
         _require_editable(order)
-        values = _parse_line(data, company_row(s).country)
+        values = parse_line(data, company_row(s).country)
         lines = _lines(s, order)
         if len(lines) >= MAX_LINES:
             raise DomainError(_("An order can have at most {n} lines.").format(n=MAX_LINES))
@@ -526,7 +569,7 @@ def update_line(
         order = lock_order(s, number, expected_version)
         _require_editable(order)
         line = _line_of(s, order, line_id)
-        values = _parse_line(data, company_row(s).country)
+        values = parse_line(data, company_row(s).country)
         before = {k: getattr(line, k) for k in LINE_KEYS}
         for k, v in values.items():
             setattr(line, k, v)
@@ -627,6 +670,8 @@ def complete(
                     "Order {n} has no lines to charge; add at least one before marking it complete."
                 ).format(n=number)
             )
+        if add_extra_costs(s, actor, order):
+            _refresh_totals(s, order)
         transition(s, actor, order, Action.COMPLETE)
         return load_view(s, order)
 

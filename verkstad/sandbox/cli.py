@@ -227,7 +227,9 @@ def advance(
     "fault", help=_("Add a fault (error, rate_limit, malformed, drop, latency), or clear.")
 )
 def fault(
-    kind: str = typer.Argument(None, help="error | rate_limit | malformed | drop | latency"),
+    kind: str = typer.Argument(
+        None, help="error | rate_limit | malformed | drop | reset | latency"
+    ),
     provider: str = typer.Option(None, "--provider", help="vipps | swish | stripe | resurs | sms"),
     rate: float = typer.Option(1.0, "--rate", help=_("Share of matching calls (0-1)")),
     count: int = typer.Option(None, "--count", help=_("Only the next N matching calls")),

@@ -2,7 +2,7 @@
 
 A rule says what goes wrong, for which requests and how often:
 
-    {"kind": "error" | "rate_limit" | "malformed" | "drop" | "latency",
+    {"kind": "error" | "rate_limit" | "malformed" | "drop" | "reset" | "latency",
      "provider": "vipps" | "swish" | "stripe" | "resurs" | "sms" | null,
      "method": "POST" | null, "path": "regular expression" | null,
      "rate": 0.0-1.0, "remaining": N | null, "latency_ms": N}
@@ -11,7 +11,9 @@ A rule says what goes wrong, for which requests and how often:
 Idempotency-Key, as the real API does once execution began); ``rate_limit``
 answers 429; ``malformed`` does the work and garbles the JSON; ``drop`` does
 the work, then closes the connection before the body ("commit then drop the
-reply"); ``latency`` waits first and combines with the others. The first
+reply"); ``reset`` closes the connection without doing anything (the
+connection broke on the way); ``latency`` waits first and combines with the
+others (alone, the work is done after the wait, even if the caller gave up). The first
 matching non-latency rule whose dice roll hits wins; ``remaining`` counts
 down and the rule disappears at zero. ``rate_limits`` (default on) turns the
 providers' own request limits on or off.
@@ -33,7 +35,7 @@ from verkstad.sandbox import resurs, stripe, vipps
 from verkstad.sandbox.core import Sandbox
 from verkstad.sandbox.wire import parse_form
 
-KINDS = ("error", "rate_limit", "malformed", "drop", "latency")
+KINDS = ("error", "rate_limit", "malformed", "drop", "reset", "latency")
 PROVIDERS = ("vipps", "swish", "stripe", "resurs", "sms")
 
 
@@ -129,6 +131,24 @@ class Faults:
         return latency, chosen
 
 
+async def _buffered(receive: Receive) -> Receive:
+    """Read the request body at once; the returned ``receive`` hands it out again."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the caller is gone already: nothing more will come
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
 def error_response(provider: str) -> Response:
     if provider == "vipps":
         return vipps.problem(500, "Internal error", "Internal error.")
@@ -161,6 +181,13 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self.sb.requests.begin()
+        try:
+            await self._handle(scope, receive, send)
+        finally:
+            self.sb.requests.end()
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.sb.tick()
         path, method = scope["path"], scope["method"]
         provider = provider_of(path)
@@ -169,6 +196,9 @@ class FaultMiddleware:
             return
         latency, rule = self.faults.pick(provider, method, path)
         if latency:
+            # A real server has the whole request before it dawdles: read it now, so the work
+            # (or a saved 500) still happens when the caller has given up meanwhile.
+            receive = await _buffered(receive)
             await asyncio.sleep(latency / 1000)
         if rule is None:
             await self.app(scope, receive, send)
@@ -178,6 +208,10 @@ class FaultMiddleware:
             await error_response(provider)(scope, receive, send)
         elif rule.kind == "rate_limit":
             await rate_limit_response(provider)(scope, receive, send)
+        elif rule.kind == "reset":
+            # Promise a body, send none: the server closes the connection, nothing was done.
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
         else:
             await self._after_work(scope, receive, send, rule.kind)
 

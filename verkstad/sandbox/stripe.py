@@ -84,6 +84,7 @@ class StripeEmulator:
             Route("/v1/payment_intents/{id}", self.get_intent, methods=["GET"]),
             Route("/v1/charges", self.list_charges, methods=["GET"]),
             Route("/v1/refunds", self.create_refund, methods=["POST"]),
+            Route("/v1/refunds", self.list_refunds, methods=["GET"]),
             Route("/v1/refunds/{id}", self.get_refund, methods=["GET"]),
         ]
 
@@ -395,6 +396,24 @@ class StripeEmulator:
         self.sb.money_moved(p, "REFUND", amount, charge["currency"].upper(), stripe_id=refund["id"])
         self._event(p, "charge.refunded", charge)
         return self._finish(request, params, key, json_response(refund))
+
+    async def list_refunds(self, request: Request) -> Response:
+        """``GET /v1/refunds?payment_intent=`` (or ``charge=``): newest first."""
+        params, _key, early = await self._begin(request)
+        if early:
+            return early
+        p = self._by_intent(str(params.get("payment_intent") or ""))
+        refunds = list(reversed(p.doc["refunds"])) if p else []
+        if params.get("charge"):
+            refunds = [
+                r
+                for q in self.sb.store.payments_of(self.name)
+                for r in reversed(q.doc["refunds"])
+                if r["charge"] == params["charge"]
+            ]
+        return json_response(
+            {"object": "list", "data": refunds, "has_more": False, "url": "/v1/refunds"}
+        )
 
     async def get_refund(self, request: Request) -> Response:
         _params, _key, early = await self._begin(request)

@@ -90,6 +90,11 @@ class RunningSandbox:
     def reset(self) -> None:
         self.control("POST", "/_sandbox/reset")
 
+    def wait_idle(self, timeout: float = 30) -> None:
+        """Wait until no provider request is being handled (a slow one finishes its work)."""
+        if not self.sandbox.requests.wait_idle(timeout):
+            raise TimeoutError("the sandbox is still handling requests")
+
 
 @contextmanager
 def run_sandbox(

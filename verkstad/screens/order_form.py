@@ -215,11 +215,11 @@ class OrderScreen(ServiceScreen):
     @staticmethod
     def _message_line(m: MessageView) -> str:
         """How it was sent, to whom, its state and date (and why it has not gone yet)."""
-        channel = _("E-mail") if m.channel == "email" else _("SMS")
         when = format_datetime(m.sent_at or m.created_at)
         files = f"  [{', '.join(m.attachments)}]" if m.attachments else ""
         error = f"  ({m.last_error})" if m.last_error and m.state != "SENT" else ""
-        return escape(f"{when}  {channel:<7} {m.state:<8} {m.recipient}  {m.subject}{files}{error}")
+        text = f"{when}  {m.channel_label:<7} {m.state_label:<13} {m.recipient}  {m.subject}"
+        return escape(text + files + error)
 
     def _render_payments(self) -> None:
         table = self.query_one("#payments", DataTable)
@@ -355,12 +355,16 @@ class OrderScreen(ServiceScreen):
         from verkstad.orders.service import complete
 
         assert self.order
+        before = {line.id for line in self.order.lines}
         result = await self.call(
             complete, self.vapp.db, self.vapp.actor, self.number, self.order.version
         )
-        await self._after(
-            result, _("Order {n} is now {status}.").format(n=self.number, status="KLART")
-        )
+        message = _("Order {n} is now {status}.").format(n=self.number, status="KLART")
+        if isinstance(result, OrderView):
+            added = [x.description for x in result.lines if x.id not in before]
+            if added:
+                message += " " + _("Extra costs added: {lines}.").format(lines=", ".join(added))
+        await self._after(result, message)
 
     async def action_reopen(self) -> None:
         from verkstad.orders.service import reopen

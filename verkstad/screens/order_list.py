@@ -24,7 +24,6 @@ from verkstad.orders.queries import COLUMNS, Cursor, OrderFilter, OrderRow, list
 from verkstad.orders.status import OrderStatus
 from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
-from verkstad.screens.dialogs import ChoiceDialog, ColumnChooser, FormDialog
 from verkstad.users import get_preferences, set_preference
 
 DEFAULT_COLUMNS = [
@@ -64,6 +63,7 @@ class OrderListScreen(ServiceScreen):
         self.pages: list[Cursor | None] = [None]  # where each page visited so far starts
         self.next_cursor: Cursor | None = None
         self._debounce: Timer | None = None
+        self._shown = False  # the first page has been shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -141,6 +141,11 @@ class OrderListScreen(ServiceScreen):
         await self.load_page()
 
     async def load_page(self, cursor_at_end: bool = False) -> None:
+        if self.query_one(DataTable).size.height == 0:
+            # Not laid out yet, so the page size is unknown: load once it is (loading a
+            # guessed page first meant loading and drawing the list again at once).
+            self.call_after_refresh(self.load_page, cursor_at_end)
+            return
         flt = self._filter()
         if flt is None:
             return
@@ -156,14 +161,15 @@ class OrderListScreen(ServiceScreen):
         if page is None:
             return
         self.next_cursor = page.next
-        if self.vapp.exit_after_first_paint:
-            self.call_after_refresh(self.app.exit)
         table = self.query_one(DataTable)
         table.clear()
         for row in page.rows:
             table.add_row(*(cell(key, row) for key in self.columns), key=str(row.number))
         if cursor_at_end and page.rows:
             table.move_cursor(row=len(page.rows) - 1)
+        if not self._shown:
+            self._shown = True
+            self.app.run_worker(self.vapp.first_page_shown(), name="after-first-paint")
         label = _(COLUMNS[self.sort][1]) + (" ↓" if self.descending else " ↑")
         more = _("more follow (PageDown)") if page.next else _("end of list")
         self.query_one("#list-status", Label).update(
@@ -238,6 +244,11 @@ class OrderListScreen(ServiceScreen):
     def action_focus_filter(self) -> None:
         self.query_one("#search", Input).focus()
 
+    @on(Input.Submitted)
+    def _to_results(self) -> None:
+        """Enter in a filter goes to the list, where Enter opens the highlighted order."""
+        self.query_one("#orders", DataTable).focus()
+
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:
         from verkstad.screens.order_form import OrderScreen
@@ -266,6 +277,8 @@ class OrderListScreen(ServiceScreen):
     @work(group="dialogs")
     async def action_choose_columns(self) -> None:
         columns = [(key, _(label)) for key, (_c, label, _n) in COLUMNS.items()]
+        from verkstad.screens.dialogs import ColumnChooser
+
         chosen = await self.app.push_screen_wait(ColumnChooser(columns, self.columns))
         if chosen:
             self.columns = chosen
@@ -276,6 +289,8 @@ class OrderListScreen(ServiceScreen):
     @work(group="dialogs")
     async def action_sort_column(self) -> None:
         choices = [(key, _(COLUMNS[key][1]), True) for key in self.columns]
+        from verkstad.screens.dialogs import ChoiceDialog
+
         key = await self.app.push_screen_wait(ChoiceDialog(_("Sort by"), choices))
         if key:
             await self._sort_by(key)
@@ -289,7 +304,7 @@ class OrderListScreen(ServiceScreen):
 
         async def save(values: dict[str, str]) -> bool:
             number = values["customer"].strip()
-            if not number.isdigit():
+            if not (number.isascii() and number.isdigit()):
                 self.notify(
                     _("Customer number: enter the customer's number (F2 finds it)"),
                     severity="error",
@@ -303,10 +318,13 @@ class OrderListScreen(ServiceScreen):
             return order is not None
 
         fields = [("customer", _("Customer number"), ""), ("vehicle", _("Registration number"), "")]
+        from verkstad.screens.dialogs import FormDialog
+
         await self.app.push_screen_wait(FormDialog(_("New order"), fields, save))
         if created:
             await self.app.push_screen(OrderScreen(created[0]))
 
     async def on_screen_resume(self) -> None:
-        if self.is_mounted and self.query(DataTable):
+        # Back from an order (it may have changed); the first time, on_mount loads.
+        if self._shown and self.is_mounted and self.query(DataTable):
             await self.load_page()

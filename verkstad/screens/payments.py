@@ -22,6 +22,7 @@ from verkstad.config import data_dir
 from verkstad.i18n import N_, _, babel_locale, ngettext
 from verkstad.money import Money
 from verkstad.mpay.channels import PROVIDER_NAMES
+from verkstad.mpay.notify import MessageView, messages_for_payment
 from verkstad.mpay.payments import PaymentFilter, consolidate, get_payment, list_payments, mark_read
 from verkstad.mpay.service import cancel_request
 from verkstad.mpay.status import LIVE, STATE_LABELS, PaymentState
@@ -296,8 +297,9 @@ class PaymentsScreen(ServiceScreen):
         if p is None:
             return
         view = await self.call(get_payment, self.vapp.db, p.id)
+        messages = await self.call(messages_for_payment, self.vapp.db, p.id)
         if view is not None:
-            await self.app.push_screen_wait(HistoryDialog(view))
+            await self.app.push_screen_wait(HistoryDialog(view, messages or []))
 
     async def action_export_csv(self) -> None:
         from verkstad.ledger.csv_export import export_to_folder
@@ -320,9 +322,10 @@ class HistoryDialog(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f6", "dismiss", _("Close"))]
 
-    def __init__(self, payment: PaymentView) -> None:
+    def __init__(self, payment: PaymentView, messages: list[MessageView]) -> None:
         super().__init__(classes="dialog")
         self.payment = payment
+        self.messages = messages  # the link's SMS or e-mail: was it delivered?
 
     def compose(self) -> ComposeResult:
         p = self.payment
@@ -337,7 +340,19 @@ class HistoryDialog(ModalScreen[None]):
         table = self.query_one(DataTable)
         for label in (_("Time"), _("User"), _("Event"), _("Status"), _("Detail")):
             table.add_column(label)
-        for e in self.payment.events:
-            state = _(STATE_LABELS[PaymentState(e.state)]) if e.state else ""
-            table.add_row(format_datetime(e.at), e.user, e.kind, state, e.detail)
+        rows = [
+            (
+                e.at,
+                e.user,
+                e.kind,
+                _(STATE_LABELS[PaymentState(e.state)]) if e.state else "",
+                e.detail,
+            )
+            for e in self.payment.events
+        ]
+        for m in self.messages:
+            detail = m.recipient + (f" ({m.last_error})" if m.last_error else "")
+            rows.append((m.sent_at or m.created_at, "", m.channel_label, m.state_label, detail))
+        for at, *cells in sorted(rows, key=lambda row: row[0]):
+            table.add_row(format_datetime(at), *cells)
         table.focus()

@@ -107,6 +107,9 @@ class CallbackRejected(DomainError):
 class PaymentProvider(Protocol):
     name: str
     capabilities: frozenset[Capability]
+    # Whether ``create`` repeated with the same idempotency key is safe even while an earlier
+    # attempt may still land (False: verkstad waits before it sends a lost create again).
+    idempotent_create: bool
 
     def create(self, request: PaymentRequest) -> ProviderStatus:
         """Ask the customer to pay. Safe to retry with the same request (idempotency key)."""

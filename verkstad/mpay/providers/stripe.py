@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,6 +73,7 @@ def unix_time(value: Any) -> datetime:
 
 class StripeProvider:
     name = "stripe"
+    idempotent_create = True  # the same key never makes a second payment
     capabilities = frozenset(
         {Capability.RECEIVE, Capability.REFUND, Capability.LINK_SMS, Capability.LINK_EMAIL}
     )
@@ -256,10 +259,41 @@ class StripeProvider:
         charges = self._call("GET", "/v1/charges", params=[("payment_intent", intent_id)])
         return sum(1 for c in charges.get("data", []) if c.get("status") == "failed")
 
-    def cancel(self, provider_ref: str, idempotency_key: str) -> ProviderStatus:
-        session = self._call(
-            "POST", f"/v1/checkout/sessions/{provider_ref}/expire", idempotency_key
+    def _post_once(
+        self,
+        path: str,
+        key: str,
+        data: dict[str, Any] | None,
+        done: Callable[[], ProviderStatus | None],
+    ) -> Any:
+        """POST with ``key``; when Stripe keeps replaying a saved 500 for it, ``done()`` says
+        whether the work happened after all, else the next derived key (key:1, …) is tried.
+        Without this, an operation whose first try met a 500 could never be finished."""
+        for rotation in range(KEY_ROTATIONS):
+            try:
+                return self._call("POST", path, key + (f":{rotation}" if rotation else ""), data)
+            except http.ServerError as e:
+                if e.response.headers.get("Idempotent-Replayed") != "true":
+                    raise
+                found = done()
+                if found is not None:
+                    return found
+        raise ProviderUnavailable(
+            _("{provider} had an internal error (HTTP {status}).").format(
+                provider=LABEL, status=500
+            )
         )
+
+    def cancel(self, provider_ref: str, idempotency_key: str) -> ProviderStatus:
+        def ended() -> ProviderStatus | None:
+            status = self.status(provider_ref)
+            return None if status.state in (P.SENT, P.OPENED, P.IN_PROGRESS) else status
+
+        session = self._post_once(
+            f"/v1/checkout/sessions/{provider_ref}/expire", idempotency_key, None, ended
+        )
+        if isinstance(session, ProviderStatus):
+            return replace(session, state=P.CANCELLED) if session.state == P.EXPIRED else session
         return self._to_status(session, P.CANCELLED)
 
     def capture(self, provider_ref: str, amount: Money, idempotency_key: str) -> ProviderStatus:
@@ -278,8 +312,22 @@ class StripeProvider:
         intent = paid.raw.get("payment_intent")
         if not isinstance(intent, dict):
             raise ProviderRefused(_(CODES["charge_not_refundable"]), "charge_not_refundable")
-        data = {"payment_intent": intent["id"], "amount": amount.minor}
-        self._call("POST", "/v1/refunds", idempotency_key, data)
+        data = {
+            "payment_intent": intent["id"],
+            "amount": amount.minor,
+            "metadata": {"verkstadKey": idempotency_key},
+        }
+
+        def refunded() -> ProviderStatus | None:
+            listed = self._call("GET", "/v1/refunds", params=[("payment_intent", intent["id"])])
+            mine = [
+                r
+                for r in listed.get("data", [])
+                if (r.get("metadata") or {}).get("verkstadKey") == idempotency_key
+            ]
+            return self.status(provider_ref) if mine else None
+
+        self._post_once("/v1/refunds", idempotency_key, data, refunded)
         return self.status(provider_ref)
 
     # ---------------------------------------------------------------- webhooks

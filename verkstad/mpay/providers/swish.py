@@ -107,6 +107,7 @@ def error_message(code: str, fallback: str = "") -> str:
 
 class SwishProvider:
     name = "swish"
+    idempotent_create = True  # the same key never makes a second payment
     capabilities = frozenset({Capability.RECEIVE, Capability.REFUND, Capability.PUSH})
 
     def __init__(self, settings: Settings) -> None:

@@ -110,6 +110,7 @@ def map_state(state: str, captured: int, refunded: int, cancelled: int) -> Payme
 
 class VippsProvider:
     name = "vipps"
+    idempotent_create = True  # the same key never makes a second payment
     capabilities = frozenset(
         {Capability.RECEIVE, Capability.REFUND, Capability.PUSH, Capability.RESERVE_CAPTURE}
     )
