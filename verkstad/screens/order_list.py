@@ -18,7 +18,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select
 
 from verkstad.clock import format_datetime, local_day_end, local_day_start
-from verkstad.i18n import _
+from verkstad.i18n import _, ngettext
 from verkstad.money import Money
 from verkstad.orders.queries import COLUMNS, Cursor, OrderFilter, OrderRow, list_orders
 from verkstad.orders.status import OrderStatus
@@ -239,7 +239,10 @@ class OrderListScreen(ServiceScreen):
         )
         if done is not None:
             path, n = done
-            self.notify(_("{n} orders exported to {path}").format(n=n, path=path), timeout=15)
+            text = ngettext(
+                "{n} order exported to {path}", "{n} orders exported to {path}", n
+            )
+            self.notify(text.format(n=n, path=path), timeout=15)
 
     def action_focus_filter(self) -> None:
         self.query_one("#search", Input).focus()
