@@ -82,9 +82,9 @@ def test_a_removed_rule_adds_nothing_more_and_orders_keep_their_lines(db, admin)
     [
         ("bilar", "Frakt", "49", "25", "Category"),
         ("parts", "", "49", "25", "Description"),
-        ("parts", "Frakt", "fyrtio", "25", "Unit price"),
-        ("parts", "Frakt", "0", "25", "Unit price"),
-        ("parts", "Frakt", "-5", "25", "Unit price"),
+        ("parts", "Frakt", "fyrtio", "25", "Unit price excl. VAT"),
+        ("parts", "Frakt", "0", "25", "Unit price excl. VAT"),
+        ("parts", "Frakt", "-5", "25", "Unit price excl. VAT"),
         ("parts", "Frakt", "49", "7", "VAT rate"),
     ],
 )

@@ -70,7 +70,9 @@ async def test_open_add_line_complete_and_locked(db, admin, make_app):
             pilot, lambda: any("Unit price" in n.message for n in app._notifications), "refusal"
         )
         assert app.screen is not screen  # the dialog stays open with the typed values
-        app.screen.query_one("#unit_price", Input).value = "249"
+        price = app.screen.query_one("#unit_price", Input)
+        await wait_until(pilot, lambda: app.focused is price, "the cursor on the field to fix")
+        price.value = "249"
         await pilot.press("f10")
         await wait_until(
             pilot, lambda: app.screen is screen and lines.row_count == 3, "the new line"

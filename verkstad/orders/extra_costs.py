@@ -89,7 +89,7 @@ def add_rule(
         line = LineInput(description, "1", price, vat_rate, "fee", article_number=article_number)
         values = parse_line(line, company_row(s).country)
         if values["unit_price_minor"] <= 0:
-            raise ValidationError(_("Unit price"), _("must be more than zero"))
+            raise ValidationError(_("Unit price excl. VAT"), _("must be more than zero"))
         rule = ExtraCostRule(
             category=category,
             created_by=actor.name,

@@ -490,7 +490,9 @@ def parse_line(data: LineInput, country: str) -> dict[str, Any]:
         "article_number": F.clean_text(data.article_number, _("Article number"), 40),
         "unit": F.clean_text(data.unit or DEFAULT_UNITS[kind], _("Unit"), 10),
         "quantity_milli": 0 if text_only else F.parse_quantity(data.quantity),
-        "unit_price_minor": 0 if text_only else parse_minor(data.unit_price, field=_("Unit price")),
+        "unit_price_minor": (
+            0 if text_only else parse_minor(data.unit_price, field=_("Unit price excl. VAT"))
+        ),
         "discount_bp": 0 if text_only else F.parse_discount(data.discount),
         "vat_rate": F.parse_vat_rate(data.vat_rate, country) if not text_only else 0,
     }

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.screen import Screen
 
-from verkstad.errors import DomainError
+from verkstad.errors import DomainError, ValidationError
 from verkstad.i18n import _
+from verkstad.screens.dialogs import FormDialog
 
 if TYPE_CHECKING:
     from verkstad.app import VerkstadApp
@@ -27,6 +28,8 @@ async def call_service(
         return True, await asyncio.to_thread(fn, *args, **kwargs)
     except DomainError as e:
         app.notify(str(e), severity="error", timeout=8)
+        if isinstance(e, ValidationError) and isinstance(app.screen, FormDialog):
+            app.screen.focus_field(e.field)  # the field to correct, not the one last typed in
     except Exception as e:
         log.exception("service call failed")
         app.notify(_("Something went wrong: {error}").format(error=e), severity="error", timeout=10)

@@ -141,6 +141,14 @@ class FormDialog(ModalScreen[Any]):
             out[field_id] = "" if value is Select.NULL else str(value)
         return out
 
+    def focus_field(self, label: str) -> None:
+        """Put the cursor in the field a refusal named (``ValidationError.field`` is the
+        label the user sees)."""
+        for field_id, field_label, _initial in self.fields:
+            if field_label == label:
+                self.query_one(f"#{field_id}").focus()
+                return
+
     async def action_save(self) -> None:
         values = self.values()
         if await self.save(values):
