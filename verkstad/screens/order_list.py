@@ -239,9 +239,7 @@ class OrderListScreen(ServiceScreen):
         )
         if done is not None:
             path, n = done
-            text = ngettext(
-                "{n} order exported to {path}", "{n} orders exported to {path}", n
-            )
+            text = ngettext("{n} order exported to {path}", "{n} orders exported to {path}", n)
             self.notify(text.format(n=n, path=path), timeout=15)
 
     def action_focus_filter(self) -> None:
