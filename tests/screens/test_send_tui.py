@@ -39,10 +39,14 @@ async def test_ctrl_s_sends_and_locks_then_ctrl_l_finds_it_paid(
         dialog.query_one("#phone", Input).value = "070-12"
         await wait_until(pilot, lambda: generate.disabled, "the button disabled")
         assert "Mobile phone" in str(dialog.query_one("#send-reason", Static).render())
+        dialog.query_one("#phone", Input).focus()
+        await pilot.press("enter")  # Enter sends only a complete form
+        await pilot.pause()
+        assert app.screen is dialog and service.get_order(db, order).status == OrderStatus.DONE
         dialog.query_one("#phone", Input).value = "070-123 45 67"
         dialog.query_one("#explanation", Input).value = "Bromsar fram"
         await wait_until(pilot, lambda: not generate.disabled)
-        await pilot.press("f10")
+        await pilot.press("enter")  # in the phone field: Skapa betalning
         await wait_until(
             pilot,
             lambda: (

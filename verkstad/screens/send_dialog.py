@@ -173,6 +173,12 @@ class SendDialog(ModalScreen[PaymentView | None]):
         self._apply_channel()
         self.validate()
 
+    @on(Input.Submitted)
+    async def _enter_sends(self) -> None:
+        """Enter in a field is "Skapa betalning", as Enter saves every other form; while the
+        form is incomplete the button is disabled and the reason stays on screen."""
+        await self.action_generate()
+
     async def action_generate(self) -> None:
         if self.query_one("#generate", Button).disabled:
             return
