@@ -68,4 +68,6 @@ async def test_ctrl_s_sends_and_locks_then_ctrl_l_finds_it_paid(
             pilot, lambda: screen.order is not None and screen.order.payment_received, "paid"
         )
         assert "Mobile payment" in str(screen.query_one("#payment-status", Static).render())
+        banner = str(screen.query_one("#lock-banner", Static).render())
+        assert banner.startswith("Payment received: post the order next")
     assert service.get_order(db, order).payment_method == "MOBIL"

@@ -74,6 +74,11 @@ LOCK_REASONS = {
     S.POSTED: N_("The order is posted. Credit it to change it."),
     S.CREDITED: N_("The order is credited; its copy is the one to edit."),
 }
+# MOBILBET once the money is in: what staff do next is post it, not cancel it.
+PAID_LOCK_REASON = N_(
+    "Payment received: post the order next. To edit it, cancel the payment "
+    "(Cancel payment SMS / Open order): the customer is refunded."
+)
 
 
 def allowed_actions(status: OrderStatus) -> list[Action]:

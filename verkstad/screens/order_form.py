@@ -25,7 +25,12 @@ from verkstad.mpay.status import LIVE, PaymentState
 from verkstad.mpay.views import PaymentView
 from verkstad.orders.fields import VAT_RATES
 from verkstad.orders.service import LineInput
-from verkstad.orders.status import LOCK_REASONS, PAYMENT_METHOD_LABELS, OrderStatus
+from verkstad.orders.status import (
+    LOCK_REASONS,
+    PAID_LOCK_REASON,
+    PAYMENT_METHOD_LABELS,
+    OrderStatus,
+)
 from verkstad.orders.views import LineView, OrderView
 from verkstad.screens.actions import BY_ID, bindings, key_label, menu_actions
 from verkstad.screens.base import ServiceScreen
@@ -141,7 +146,10 @@ class OrderScreen(ServiceScreen):
             )
         )
         banner = self.query_one("#lock-banner", Static)
-        banner.update(_(LOCK_REASONS[order.status]) if order.locked else "")
+        reason = LOCK_REASONS.get(order.status, "")
+        if order.status == S.MPAY and order.payment_received:
+            reason = PAID_LOCK_REASON
+        banner.update(_(reason) if order.locked else "")
         banner.display = order.locked
         self.set_class(order.locked, "locked")
         self._render_lines(order)
