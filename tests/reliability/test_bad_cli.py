@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 
-import verkstad.cli.common as cli_common
+import verkstad.cli.context as cli_context
 from tests.helpers import customer, order_with_lines
 from tests.reliability.fuzz import (
     FUZZ,
@@ -267,7 +267,7 @@ def shared_database(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[D
     def opened(url: str) -> Database:
         return db if url == db.url else Database(url)
 
-    monkeypatch.setattr(cli_common, "Database", opened)
+    monkeypatch.setattr(cli_context, "Database", opened)
     yield db
 
 

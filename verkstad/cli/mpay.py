@@ -6,7 +6,8 @@ from typing import Any
 
 import typer
 
-from verkstad.cli.common import FORMAT_HELP, Context, OutputFormat, ctx_of, emit, emit_json, info
+from verkstad.cli.common import FORMAT_HELP, OutputFormat, ctx_of, emit, emit_json, info
+from verkstad.cli.context import Context
 from verkstad.clock import format_datetime
 from verkstad.i18n import _
 from verkstad.money import Money

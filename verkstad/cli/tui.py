@@ -7,9 +7,7 @@ import subprocess
 import sys
 import time
 
-import typer
-
-from verkstad.cli.common import Context, info
+from verkstad.cli.context import Context
 from verkstad.db import Database
 from verkstad.errors import DomainError
 from verkstad.i18n import _
@@ -37,14 +35,14 @@ def open_demo(c: Context) -> None:
     try:
         db.upgrade()
         if count_orders(db) == 0:
-            info(_("Creating the demo workshop (once)…"))
+            print(_("Creating the demo workshop (once)…"))
             seed(db, DEMO_ORDERS)
     finally:
         db.dispose()
     try:
         sandbox = start_sandbox(c.settings.sandbox_url)
     except DomainError as e:  # the counter still works; only payments will say why not
-        typer.echo(str(e), err=True)
+        print(str(e), file=sys.stderr)
         sandbox = None
     try:
         open_tui(c)
