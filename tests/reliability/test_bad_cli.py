@@ -117,7 +117,9 @@ def templates(customer_number: int, order_number: int, line_id: int) -> list[Tem
             NUMBERS,
             ("--customer", "customer number", "ABC123"),
         ),
-        Template((*line, "--price", "{}"), _from(typed_amount), ("--price", "Unit price")),
+        Template(
+            (*line, "--price", "{}"), _from(typed_amount), ("--price", "Unit price excl. VAT")
+        ),
         Template(
             (*line, "--qty", "{}"),
             _words("1", "1,5", "0", "-2", "0,0001", "x"),

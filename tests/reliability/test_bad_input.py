@@ -139,14 +139,15 @@ def typed_amount(rnd: random.Random) -> tuple[str, object]:
 
 
 def test_amounts(bench: Bench, figures) -> None:
-    """Unit price: whole öre within the limit, exactly what was meant, or a named refusal."""
+    """Unit price: whole öre within the limit, exactly what was meant, or a named refusal
+    (naming the field as the line form labels it)."""
     line_id = (order := order_with_lines(bench.db, bench.admin)).lines[0].id
-    field = _("Unit price")
+    field = _("Unit price excl. VAT")
     tally = bench.tally
 
     def check(text: str, meant: object, through_service: bool) -> None:
         error, minor = tally.outcome(
-            lambda: parse_minor(text, field=_("Unit price")), {field}, text
+            lambda: parse_minor(text, field=_("Unit price excl. VAT")), {field}, text
         )
         if error is None:
             if type(minor) is not int or not 0 <= minor <= MAX_MINOR:
