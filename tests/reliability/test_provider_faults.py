@@ -287,6 +287,44 @@ def test_a_create_that_lands_after_its_cancellation(
     assert not problems, "\n".join(problems)
 
 
+def test_a_late_link_the_provider_will_not_cancel_yet_is_looked_at_again(
+    mail_sandbox: RunningSandbox, world_templates: Templates, figures
+) -> None:
+    """The same edge on Vipps, with the customer already approving in the app when
+    reconcile undoes the late link: Vipps answers "Cannot cancel pending". The link is
+    looked at again by the next reconcile, and the reservation the customer made meanwhile
+    is cancelled — not left holding their money at the provider."""
+    with make_world(mail_sandbox, world_templates, "vipps") as w:
+        run = Run(w, "slow")
+        try:
+            order = w.order()
+            verb, path = TARGETS["send"]["vipps"]
+            w.sandbox.fault("latency", provider="vipps", method=verb, path=path, latency_ms=600)
+            with pytest.raises(DomainError):
+                mpay.send(w.db, run.fast, w.actor, order)
+            with freeze_time(now() + SETTLE + timedelta(seconds=10)):
+                view = mpay.cancel(w.db, w.providers, w.actor, order)
+            update_order(w.db, w.actor, order, payment_method="KONTANT")
+            post_order(w.db, w.actor, order)
+            w.sandbox.wait_idle()  # the create lands at the provider now
+            w.sandbox.act(view.reference, "start")  # the customer opens it in the app
+            refused = w.recover()
+            if not any("cannot cancel" in e.lower() for e in refused.errors):
+                w.problems.append(f"the late link's cancel was not refused: {refused.errors}")
+            w.approve(view.reference)  # and approves: the money is reserved
+            w.recover()
+        finally:
+            run.close()
+        [req] = w.requests()
+        at_vipps = w.sandbox.sandbox.store.payment("vipps", req.provider_ref or "")
+        held = at_vipps.doc["aggregate"] if at_vipps else {}  # Vipps keeps what it released
+        if req.state != P.CANCELLED or held.get("cancelled") != held.get("authorized", -1):
+            w.problems.append(f"the late reservation is {req.state}, at Vipps {held}")
+        problems = w.violations([Expect(order, order_status=OrderStatus.POSTED)])
+    figures.add(AREA, cases=1, faults=2, operations=w.ops + 2, violations=len(problems))
+    assert not problems, "\n".join(problems)
+
+
 def _taken_as_invoice_payment(w: World, req: PaymentRequest, posted: Any, total: int) -> None:
     """The invoice is paid by the late money, and the payout settles it through 1931."""
     if req.state != P.PAID or not posted.payment_received:

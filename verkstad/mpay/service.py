@@ -1200,26 +1200,36 @@ def _run_operations(
 def _look_for_late(
     db: Database, providers: Providers, actor: Actor, report: ReconcileReport
 ) -> None:
-    """Requests cancelled as "never reached the provider" are looked up while their link
-    could still be used: a create that landed after all is undone (see ``_late``)."""
+    """Requests ended here while their link could still be used are looked up again: one
+    cancelled as "never reached the provider" (a create that landed after all), and a late
+    one the provider would not cancel yet (Vipps while the customer is approving: they may
+    pay it a moment later). What is found is undone (see ``_late``)."""
     with db.read() as s:
-        unreached = [
-            r.id
-            for r in s.exec(
-                select(PaymentRequest).where(
-                    PaymentRequest.state == P.CANCELLED,
-                    col(PaymentRequest.provider_ref).is_(None),
-                )
-            )
-            if (r.expires_at or r.created_at + timedelta(days=1)) + LATE_LOOKUP > now()
+        last_cancel = dict(  # per request, the state of its latest cancel
+            s.exec(
+                select(PaymentOperation.request_id, PaymentOperation.state)
+                .where(PaymentOperation.kind == "cancel")
+                .order_by(col(PaymentOperation.id))
+            ).all()
+        )
+        refused = {i for i, state in last_cancel.items() if state == "FAILED"}
+        ended = s.exec(
+            select(PaymentRequest).where(col(PaymentRequest.state).in_(ENDED_UNPAID))
+        ).all()
+        again = [
+            (r.id, r.provider_ref)
+            for r in ended
+            if ((r.state == P.CANCELLED and r.provider_ref is None) or r.id in refused)
+            and (r.expires_at or r.created_at + timedelta(days=1)) + LATE_LOOKUP > now()
         ]
-    for request_id in unreached:
+    for request_id, provider_ref in again:
         with db.read() as s:
             req = s.get(PaymentRequest, request_id)
             assert req is not None
             wire, name = _provider_request(s, req), req.provider
         try:
-            found = providers(name).lookup(wire)
+            provider = providers(name)
+            found = provider.status(provider_ref) if provider_ref else provider.lookup(wire)
         except DomainError as e:
             report.errors.append(str(e))
             continue
