@@ -28,7 +28,7 @@ import httpx
 
 from verkstad.config import Settings
 from verkstad.db import Database
-from verkstad.mpay import scheduler
+from verkstad.mpay import recovery, scheduler
 from verkstad.mpay import service as mpay
 from verkstad.mpay.channels import add_channel
 from verkstad.mpay.gateway import Providers
@@ -143,7 +143,7 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
-    concurrency = mpay.POLL_CONCURRENCY
+    concurrency = recovery.POLL_CONCURRENCY
     print(
         json.dumps(
             {

@@ -94,7 +94,7 @@ def test_unknown_refund_outcome_credits_nothing_until_reconciled(db, admin, prov
     provider.unavailable = False
     with pytest.raises(DomainError, match="still waiting"):
         credit_order(db, provider, admin, number)
-    from verkstad.mpay.service import reconcile
+    from verkstad.mpay.recovery import reconcile
 
     reconcile(db, provider, admin)
     credit = credit_order(db, provider, admin, number)

@@ -17,6 +17,7 @@ from verkstad.audit import AuditEvent
 from verkstad.errors import DomainError
 from verkstad.failpoints import SimulatedCrash
 from verkstad.ledger.posting import post_order
+from verkstad.mpay import recovery
 from verkstad.mpay import service as mpay
 from verkstad.mpay.models import PaymentOperation, PaymentRequest
 from verkstad.mpay.status import PaymentState as P
@@ -66,7 +67,7 @@ def test_posting_waits_while_the_payment_is_being_cancelled_and_refunded(shop: S
     failpoints.disarm_all()
     with pytest.raises(DomainError, match="being cancelled"):
         post_order(shop.db, shop.actor, order)
-    mpay.reconcile(shop.db, shop.providers)  # the cancel finishes: refunded, KLART
+    recovery.reconcile(shop.db, shop.providers)  # the cancel finishes: refunded, KLART
     after = service.get_order(shop.db, order)
     assert after.status == OrderStatus.DONE and not after.payment_received
 
@@ -91,7 +92,7 @@ def test_a_refund_counts_the_refunds_under_way(shop: Shop, sandbox):
     failpoints.disarm_all()
     view = mpay.refund(shop.db, shop.providers, shop.actor, request)  # "the rest"
     assert view.refunded_minor == total - 1000
-    mpay.reconcile(shop.db, shop.providers)
+    recovery.reconcile(shop.db, shop.providers)
     with shop.db.read() as s:
         req = s.get(PaymentRequest, request)
         assert req is not None and (req.state, req.refunded_minor) == (P.REFUNDED, total)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tests.mpay.conftest import Shop
 from verkstad.errors import DomainError
+from verkstad.mpay import recovery
 from verkstad.mpay import service as mpay
 from verkstad.mpay.payments import payments_of_order
 from verkstad.mpay.status import PaymentState as P
@@ -55,8 +56,8 @@ def test_a_reservation_not_ended_in_the_window_is_captured(shop: Shop, sandbox):
     if mpay.check(shop.db, shop.providers, shop.actor, order).state != P.RESERVED:
         return  # Swish and Stripe take the money at once: nothing to capture
     window = timedelta(minutes=15)
-    assert mpay.capture_due(shop.db, shop.providers, window) == []  # staff still have time
+    assert recovery.capture_due(shop.db, shop.providers, window) == []  # staff still have time
     with freeze_time(now() + window + timedelta(seconds=1)):
-        [captured] = mpay.capture_due(shop.db, shop.providers, window)
+        [captured] = recovery.capture_due(shop.db, shop.providers, window)
     assert captured.state == P.PAID
     assert service.get_order(shop.db, order).payment_received

@@ -6,6 +6,7 @@ from sqlmodel import func, select
 
 from tests.mpay.conftest import Shop, phone_for
 from verkstad.clock import now
+from verkstad.mpay import recovery
 from verkstad.mpay import service as mpay
 from verkstad.mpay.models import PaymentEvent, PaymentRequest
 from verkstad.mpay.providers import http
@@ -33,7 +34,7 @@ def test_polling_writes_what_changed_and_notes_when_the_rest_was_heard_of(shop: 
     events = {v.id: _events(shop, v.id) for v in views}
     started = now()
 
-    answered = mpay.poll(shop.db, shop.providers, force=True)
+    answered = recovery.poll(shop.db, shop.providers, force=True)
 
     assert sorted(answered) == sorted(v.id for v in views)
     after = _requests(shop)
@@ -47,4 +48,4 @@ def test_polling_writes_what_changed_and_notes_when_the_rest_was_heard_of(shop: 
 
 
 def test_adapters_keep_a_connection_per_request_polled_at_once():
-    assert http.POOL_SIZE >= mpay.POLL_CONCURRENCY
+    assert http.POOL_SIZE >= recovery.POLL_CONCURRENCY

@@ -45,6 +45,7 @@ from verkstad.config import Settings
 from verkstad.db import Database
 from verkstad.errors import DomainError
 from verkstad.failpoints import SimulatedCrash
+from verkstad.mpay import recovery
 from verkstad.mpay import service as mpay
 from verkstad.mpay.channels import add_channel
 from verkstad.mpay.gateway import Providers
@@ -209,7 +210,7 @@ class World:
     def recover(self, delay: timedelta = RECOVERY_DELAY) -> mpay.ReconcileReport:
         """What the restarted process does: reconcile, then deliver the outbox."""
         with freeze_time(now() + delay):
-            report = mpay.reconcile(self.db, self.providers, self.actor)
+            report = recovery.reconcile(self.db, self.providers, self.actor)
             deliver_pending(self.db, senders(self.settings))
         self.ops += 2
         return report

@@ -42,6 +42,7 @@ from verkstad.ledger.journal import balance
 from verkstad.ledger.models import CreditNote, SettledPayment
 from verkstad.ledger.posting import post_order
 from verkstad.ledger.settlement import import_settlement
+from verkstad.mpay import recovery
 from verkstad.mpay import service as mpay
 from verkstad.mpay.notify import deliver_pending
 from verkstad.mpay.senders import senders
@@ -219,7 +220,7 @@ def s_expire(w: World, point: str) -> list[Expect]:
     order = w.order()
     w.send(order, lifetime=timedelta(minutes=31))
     with freeze_time(now() + timedelta(minutes=35)):
-        w.crash(point, lambda: mpay.expire_due(w.db, w.providers, w.actor))
+        w.crash(point, lambda: recovery.expire_due(w.db, w.providers, w.actor))
     w.restart()
     w.recover(timedelta(minutes=40))
     w.ops += 3
@@ -242,7 +243,7 @@ def s_capture_due(w: World, point: str) -> list[Expect]:
     """The capture window ends; the scheduler's capture dies."""
     order, _request = w.reserved_order()
     with freeze_time(now() + timedelta(minutes=16)):
-        w.crash(point, lambda: mpay.capture_due(w.db, w.providers, timedelta(minutes=15)))
+        w.crash(point, lambda: recovery.capture_due(w.db, w.providers, timedelta(minutes=15)))
     w.restart()
     w.recover(timedelta(minutes=20))
     w.ops += 5

@@ -39,7 +39,8 @@ from verkstad.db import Database
 from verkstad.ledger.accounts import load_chart
 from verkstad.mpay.channels import add_channel
 from verkstad.mpay.gateway import Providers
-from verkstad.mpay.service import SETTLE, reconcile
+from verkstad.mpay.recovery import reconcile
+from verkstad.mpay.service import SETTLE
 from verkstad.mpay.status import LIVE
 from verkstad.orders import service
 from verkstad.orders.service import CustomerInput, LineInput

@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
         help=_("Finish what crashes or lost replies left open, by asking the providers."),
     )
     def reconcile(ctx: typer.Context) -> None:
-        from verkstad.mpay.service import reconcile as do
+        from verkstad.mpay.recovery import reconcile as do
 
         c = ctx_of(ctx)
         report = do(c.db, providers_of(c), c.actor)

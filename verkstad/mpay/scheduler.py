@@ -118,19 +118,19 @@ def _run(url: str, job: Callable[[Runtime], object]) -> None:
 
 
 def poll_payments(url: str) -> None:
-    from verkstad.mpay.service import poll
+    from verkstad.mpay.recovery import poll
 
     _run(url, lambda r: poll(r.db, r.providers))
 
 
 def expire_requests(url: str) -> None:
-    from verkstad.mpay.service import expire_due
+    from verkstad.mpay.recovery import expire_due
 
     _run(url, lambda r: expire_due(r.db, r.providers))
 
 
 def capture_reserved(url: str) -> None:
-    from verkstad.mpay.service import capture_due
+    from verkstad.mpay.recovery import capture_due
 
     _run(
         url,
@@ -148,7 +148,7 @@ def deliver_messages(url: str) -> None:
 
 
 def reconcile_payments(url: str) -> None:
-    from verkstad.mpay.service import reconcile
+    from verkstad.mpay.recovery import reconcile
 
     _run(url, lambda r: reconcile(r.db, r.providers))
 
