@@ -173,3 +173,21 @@ async def test_completing_shows_the_extra_costs_the_rules_added(db, admin, make_
         await wait_until(pilot, lambda: lines.row_count == 3, "the fee line")
         assert "Miljöavgift" in [str(c) for c in lines.get_row_at(2)]
         assert any("Extra costs added: Miljöavgift." in n.message for n in app._notifications)
+
+
+async def test_a_page_is_drawn_with_its_columns_already_wide_enough(db, admin, make_app):
+    """The columns fit a page's widest cell as soon as its rows are in, not only once the
+    table next idles: Textual keeps cells painted before then, cut to the old width (the
+    counter's first page was drawn cropped, "21" for order 21101)."""
+    service.create_order(db, admin, customer(db, admin, "Bo"))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        table = screen.query_one("#orders", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1, "Bo's order")
+        long_name = "Maximiliana Långnamnsson-Öberg"
+        service.create_order(db, admin, customer(db, admin, long_name))
+        screen.query_one("#search", Input).value = "Maximiliana"
+        await screen.reload()  # no pause after it: the table has not idled yet
+        assert table.get_row_at(0)[2] == long_name
+        assert table.columns["customer_name"].content_width >= len(long_name)

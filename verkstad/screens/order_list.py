@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -163,8 +164,14 @@ class OrderListScreen(ServiceScreen):
         self.next_cursor = page.next
         table = self.query_one(DataTable)
         table.clear()
-        for row in page.rows:
-            table.add_row(*(cell(key, row) for key in self.columns), key=str(row.number))
+        texts = [[cell(key, row) for key in self.columns] for row in page.rows]
+        for row, values in zip(page.rows, texts, strict=True):
+            table.add_row(*values, key=str(row.number))
+        # Widen the columns now rather than when the table next idles: Textual keeps the
+        # cells it paints before then, cut to the old widths (a first page drawn cropped).
+        by_column = zip(*texts, strict=True)
+        for column, column_texts in zip(table.ordered_columns, by_column, strict=False):
+            column.content_width = max(column.content_width, *map(cell_len, column_texts))
         if cursor_at_end and page.rows:
             table.move_cursor(row=len(page.rows) - 1)
         if not self._shown:
