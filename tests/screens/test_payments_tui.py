@@ -172,7 +172,7 @@ async def test_cancel_an_open_free_request_and_see_its_history(db, admin, make_a
         await wait_until(pilot, lambda: type(app.screen).__name__ == "HistoryDialog")
         table = app.screen.query_one(DataTable)
         kinds = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
-        assert kinds == ["created", "sent", "cancel_requested", "cancelled"]
+        assert kinds == ["created", "sent to the provider", "cancellation asked for", "cancelled"]
 
 
 async def test_export_writes_what_swedish_excel_opens(db, admin, make_app):
@@ -241,6 +241,7 @@ async def test_the_history_shows_whether_the_payment_link_reached_the_customer(
         table = app.screen.query_one(DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
     assert [r[2:4] for r in rows if r[2] == "SMS"] == [["SMS", "Waiting"]]
+    assert [r[2] for r in rows[:2]] == ["created", "sent to the provider"]  # not the raw kinds
     assert rows[-1][4] == queued.recipient
     assert deliver_pending(db, senders(app.settings)) == 1
     assert [m.state_label for m in messages_for_payment(db, sent.id)] == ["Sent"]

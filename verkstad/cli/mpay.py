@@ -264,7 +264,7 @@ def register(app: typer.Typer) -> None:
         if fmt is OutputFormat.table:
             for e in view.events:
                 when = format_datetime(e.at)
-                info(f"  {when}  {e.user:<10} {e.kind:<16} {e.state or '':<12} {e.detail}")
+                info(f"  {when}  {e.user:<10} {e.kind_label:<24} {e.state_label:<16} {e.detail}")
 
     @payments.command("mark-read", help=_("Mark as read (only your own payments)."))
     def mark_read(ctx: typer.Context, payment: int = typer.Argument(...)) -> None:

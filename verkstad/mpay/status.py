@@ -48,3 +48,22 @@ STATE_LABELS = {
     PaymentState.REFUNDED: N_("refunded"),
     PaymentState.PARTIALLY_REFUNDED: N_("partially refunded"),
 }
+
+# What happened to a payment request, as its history (payment_events.kind) shows it.
+EVENT_LABELS = {
+    "created": N_("created"),
+    "sent": N_("sent to the provider"),
+    "status": N_("new status from the provider"),
+    "late": N_("found at the provider after it had ended"),
+    "refused": N_("refused by the provider"),
+    "unknown_outcome": N_("no answer from the provider"),
+    "cancel_requested": N_("cancellation asked for"),
+    "cancelled": N_("cancelled"),
+    "cancel_refused": N_("cancellation refused by the provider"),
+    "capture_requested": N_("capture asked for"),
+    "captured": N_("captured"),
+    "capture_refused": N_("capture refused by the provider"),
+    "refund_requested": N_("refund asked for"),
+    "refunded": N_("refunded"),
+    "expired": N_("expired"),
+}

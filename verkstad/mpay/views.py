@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from verkstad.i18n import _
-from verkstad.mpay.status import STATE_LABELS, PaymentState
+from verkstad.mpay.status import EVENT_LABELS, STATE_LABELS, PaymentState
 
 if TYPE_CHECKING:
     from verkstad.mpay.models import PaymentEvent, PaymentRequest
@@ -38,6 +38,14 @@ class EventView:
     kind: str
     state: str | None
     detail: str
+
+    @property
+    def kind_label(self) -> str:
+        return _(EVENT_LABELS[self.kind]) if self.kind in EVENT_LABELS else self.kind
+
+    @property
+    def state_label(self) -> str:
+        return _(STATE_LABELS[PaymentState(self.state)]) if self.state else ""
 
 
 @dataclass(frozen=True)

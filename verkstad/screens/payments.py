@@ -344,8 +344,8 @@ class HistoryDialog(ModalScreen[None]):
             (
                 e.at,
                 e.user,
-                e.kind,
-                _(STATE_LABELS[PaymentState(e.state)]) if e.state else "",
+                e.kind_label,
+                e.state_label,
                 e.detail,
             )
             for e in self.payment.events
