@@ -51,6 +51,8 @@ def test_whole_order_flow(cli):
     assert code == 0 and "3\u00a0812,00\u00a0kr" not in out and "SEK3,812.00" in out
     code, out, _err = cli("orders", "history", "1001", "--format", "csv")
     assert out.splitlines()[0] == "at,user,action,before,after,reason" and "complete" in out
+    code, out, _err = cli("orders", "history", "1001")  # a table: the actions in words
+    assert "Order created" in out and "Mark complete" in out and "add_line" not in out
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,8 @@ async def test_open_add_line_complete_and_locked(db, admin, make_app):
         await wait_until(
             pilot, lambda: screen.order is not None and screen.order.status == OrderStatus.DONE
         )
+        log = screen.query_one("#log", DataTable)
+        await wait_until(pilot, lambda: str(log.get_row_at(0)[2]) == "Mark complete", "the log")
 
     with db.session() as s:  # another counter sent a payment request meanwhile
         service.lock_order(s, order.number).status = OrderStatus.MPAY

@@ -211,6 +211,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context, order: int = typer.Argument(...), fmt: OutputFormat = fmt_option
     ) -> None:
         from verkstad.orders.service import get_order, order_history
+        from verkstad.orders.status import log_label
 
         c = ctx_of(ctx)
         get_order(c.db, order)  # a clear error for an unknown order
@@ -226,6 +227,8 @@ def register(app: typer.Typer) -> None:
         def display(key: str, value: Any) -> str:
             if key == "at":
                 return format_datetime(value)
+            if key == "action":
+                return log_label(value)
             return "" if value is None else str(value)
 
         emit(fmt, columns, order_history(c.db, order), display)

@@ -52,6 +52,29 @@ ACTION_LABELS = {
     Action.CREDIT: N_("Credit"),
 }
 
+# The order's audit log (the Logg tab, `verkstad orders history`) in words; the log itself
+# keeps the action's identifier.
+LOG_LABELS = {
+    **{action.value: label for action, label in ACTION_LABELS.items()},
+    "create": N_("Order created"),
+    "update": N_("Order changed"),
+    "add_line": N_("Line added"),
+    "update_line": N_("Line changed"),
+    "delete_line": N_("Line deleted"),
+    "extra_cost": N_("Extra cost added"),
+    "payment_received": N_("Payment received"),
+    "payment_cleared": N_("Payment cleared"),
+    "email_invoice": N_("Invoice e-mailed"),
+    "reminder": N_("Reminder sent"),
+    "credit_partial": N_("Lines credited"),
+    "copied": N_("Copied to a new order"),
+}
+
+
+def log_label(action: str) -> str:
+    return _(LOG_LABELS[action]) if action in LOG_LABELS else action
+
+
 S = OrderStatus
 TRANSITIONS: dict[tuple[OrderStatus, Action], OrderStatus] = {
     (S.OPEN, Action.COMPLETE): S.DONE,

@@ -30,6 +30,7 @@ from verkstad.orders.status import (
     PAID_LOCK_REASON,
     PAYMENT_METHOD_LABELS,
     OrderStatus,
+    log_label,
 )
 from verkstad.orders.views import LineView, OrderView
 from verkstad.screens.actions import BY_ID, bindings, key_label, menu_actions
@@ -162,7 +163,7 @@ class OrderScreen(ServiceScreen):
             table.add_row(
                 format_datetime(entry["at"]),
                 entry["user"],
-                entry["action"],
+                log_label(entry["action"]),
                 _short(entry["before"]),
                 _short(entry["after"]),
                 entry["reason"],
