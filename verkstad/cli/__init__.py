@@ -2,8 +2,8 @@
 
 The language is chosen before the commands are built so their help is
 translated too. The commands (verkstad.cli.commands) are built only when one is
-asked for: the TUI starts without Typer. A user mistake prints one line to stderr and exits 1; a
-usage error (unknown option) exits 2.
+asked for: the TUI starts without Typer. A user mistake prints one line to
+stderr and exits 1; a usage error (unknown option) exits 2.
 """
 
 from __future__ import annotations
