@@ -1,6 +1,6 @@
 """The order list and the order screen driven with the keyboard, as staff use them."""
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from tests.helpers import customer, order_with_lines
 from tests.screens.conftest import wait_until
@@ -84,6 +84,11 @@ async def test_open_add_line_complete_and_locked(db, admin, make_app):
         )
         log = screen.query_one("#log", DataTable)
         await wait_until(pilot, lambda: str(log.get_row_at(0)[2]) == "Mark complete", "the log")
+        await pilot.press("4")  # the Logg tab, its table taking the keys
+        await wait_until(pilot, lambda: app.focused is log, "the log in focus")
+        assert screen.query_one("#order-tabs", TabbedContent).active == "tab-log"
+        await pilot.press("1")
+        await wait_until(pilot, lambda: app.focused is lines, "back on the lines")
 
     with db.session() as s:  # another counter sent a payment request meanwhile
         service.lock_order(s, order.number).status = OrderStatus.MPAY

@@ -335,7 +335,7 @@ class OrderScreen(ServiceScreen):
         return True if rules.get(action, True) else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("close", "function_menu"):
+        if action in ("close", "function_menu") or action.startswith("tab_"):
             return True
         return self._available(action)
 
@@ -343,6 +343,24 @@ class OrderScreen(ServiceScreen):
 
     def action_close(self) -> None:
         self.app.pop_screen()
+
+    def _show_tab(self, name: str) -> None:
+        """1–4: Rader, Fakturering, Betalningar, Logg — the tab's table gets the keys."""
+        self.query_one(TabbedContent).active = f"tab-{name}"
+        for table in self.query_one(f"#tab-{name}", TabPane).query(DataTable):
+            table.focus()
+
+    def action_tab_lines(self) -> None:
+        self._show_tab("lines")
+
+    def action_tab_billing(self) -> None:
+        self._show_tab("billing")
+
+    def action_tab_payments(self) -> None:
+        self._show_tab("payments")
+
+    def action_tab_log(self) -> None:
+        self._show_tab("log")
 
     @on(Button.Pressed, "#function-button")
     @work(group="dialogs")
