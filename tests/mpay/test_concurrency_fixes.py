@@ -18,6 +18,7 @@ from verkstad.errors import DomainError
 from verkstad.failpoints import SimulatedCrash
 from verkstad.ledger.posting import post_order
 from verkstad.mpay import recovery
+from verkstad.mpay import requests as payment_requests
 from verkstad.mpay import service as mpay
 from verkstad.mpay.models import PaymentOperation, PaymentRequest
 from verkstad.mpay.status import PaymentState as P
@@ -53,8 +54,10 @@ def test_a_default_reference_another_terminal_took_meanwhile_becomes_the_next_on
 ):
     first = mpay.send(shop.db, shop.providers, shop.actor, shop.order(phone="+46701200001"))
     chosen = iter([first.reference])  # the other terminal committed it after we chose it
-    real = mpay._free_default_reference
-    monkeypatch.setattr(mpay, "_free_default_reference", lambda s: next(chosen, None) or real(s))
+    real = payment_requests._free_default_reference  # patched where used, not on the facade
+    monkeypatch.setattr(
+        payment_requests, "_free_default_reference", lambda s: next(chosen, None) or real(s)
+    )
     second = mpay.send(shop.db, shop.providers, shop.actor, shop.order(phone="+46701200002"))
     assert second.reference != first.reference and second.state == P.SENT
 

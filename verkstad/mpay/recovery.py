@@ -19,28 +19,23 @@ from verkstad.db import Database
 from verkstad.errors import DomainError
 from verkstad.failpoints import reach
 from verkstad.i18n import _
+from verkstad.mpay.answers import apply_status
 from verkstad.mpay.models import PaymentOperation, PaymentRequest
+from verkstad.mpay.operations import ReconcileReport, _as_state, _run_capture, _run_operations
 from verkstad.mpay.providers.base import ProviderRefused, ProviderStatus, ProviderUnavailable
-from verkstad.mpay.service import (
+from verkstad.mpay.requests import _deliver, _take_answer, refresh
+from verkstad.mpay.rows import (
     ENDED_UNPAID,
     SETTLE,
     P,
     Providers,
-    ReconcileReport,
-    _as_state,
-    _deliver,
     _latest_request,
     _operation,
     _pending,
     _provider_request,
     _request_for_update,
-    _run_capture,
-    _run_operations,
-    _take_answer,
     _view,
-    apply_status,
     new_key,
-    refresh,
 )
 from verkstad.mpay.status import LIVE, PaymentState
 from verkstad.mpay.views import PaymentView, capture_window
