@@ -189,8 +189,9 @@ def cancelling(s: Session, order_id: int) -> bool:
 
 def _fail_operation(db: Database, actor: Actor, op_id: int, request_id: int, error: str) -> None:
     with db.session() as s:
+        req = _request_for_update(s, request_id)  # the request first, as everywhere
         _end_operation(s, op_id, error)
-        _event(s, _request_for_update(s, request_id), actor, "cancel_refused", error)
+        _event(s, req, actor, "cancel_refused", error)
 
 
 def _as_state(status: ProviderStatus, seen: PaymentState, meant: PaymentState) -> ProviderStatus:
@@ -275,8 +276,9 @@ def _run_capture(db: Database, providers: Providers, actor: Actor, op_id: int) -
         status = providers(call.provider).capture(call.ref, call.amount, call.key)
     except ProviderRefused as e:
         with db.session() as s:
+            req = _request_for_update(s, call.request_id)  # the request first, as everywhere
             _end_operation(s, op_id, str(e))
-            _event(s, _request_for_update(s, call.request_id), actor, "capture_refused", str(e))
+            _event(s, req, actor, "capture_refused", str(e))
         raise DomainError(_("The capture was refused: {reason}").format(reason=e)) from None
     except ProviderUnavailable as e:
         raise DomainError(
