@@ -19,6 +19,7 @@ from verkstad.failpoints import SimulatedCrash
 from verkstad.ledger.posting import post_order
 from verkstad.mpay import recovery
 from verkstad.mpay import requests as payment_requests
+from verkstad.mpay import rows as mpay_rows
 from verkstad.mpay import service as mpay
 from verkstad.mpay.models import PaymentOperation, PaymentRequest
 from verkstad.mpay.status import PaymentState as P
@@ -111,7 +112,7 @@ def test_an_older_answer_from_the_provider_never_takes_a_refund_back(shop: Shop,
     answered_before = shop.providers("swish").status(ref)  # PAID, a terminal's check
     mpay.refund(shop.db, shop.providers, shop.actor, request)  # another's refund lands first
     with shop.db.session() as s:  # then the check's answer is applied
-        mpay.apply_status(s, shop.actor, mpay._request_for_update(s, request), answered_before)
+        mpay.apply_status(s, shop.actor, mpay_rows._request_for_update(s, request), answered_before)
     with shop.db.read() as s:
         req = s.get(PaymentRequest, request)
         assert req is not None and req.state == P.REFUNDED and req.refunded_minor > 0

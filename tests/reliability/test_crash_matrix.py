@@ -42,7 +42,9 @@ from verkstad.ledger.journal import balance
 from verkstad.ledger.models import CreditNote, SettledPayment
 from verkstad.ledger.posting import post_order
 from verkstad.ledger.settlement import import_settlement
+from verkstad.mpay import operations as mpay_operations
 from verkstad.mpay import recovery
+from verkstad.mpay import rows as mpay_rows
 from verkstad.mpay import service as mpay
 from verkstad.mpay.notify import deliver_pending
 from verkstad.mpay.senders import senders
@@ -137,8 +139,8 @@ def _capture_free(w: World, request_id: int) -> list[str]:
     with w.db.session() as s:
         req = s.get(mpay.PaymentRequest, request_id)
         assert req is not None
-        op = mpay._operation(s, w.actor, req, "capture", req.amount_minor)
-    view = mpay._run_capture(w.db, w.providers, w.actor, op)
+        op = mpay_rows._operation(s, w.actor, req, "capture", req.amount_minor)
+    view = mpay_operations._run_capture(w.db, w.providers, w.actor, op)
     return [] if view.state == P.PAID else [f"the free request could not be captured: {view}"]
 
 

@@ -33,7 +33,6 @@ from verkstad.mpay.operations import (
     capture,
     refund,
 )
-from verkstad.mpay.operations import _run_capture as _run_capture
 from verkstad.mpay.recovery import (
     LATE_LOOKUP,
     POLL_CONCURRENCY,
@@ -65,8 +64,6 @@ from verkstad.mpay.rows import (
     request_by_provider_ref,
     request_of_order,
 )
-from verkstad.mpay.rows import _operation as _operation
-from verkstad.mpay.rows import _request_for_update as _request_for_update
 from verkstad.mpay.views import PaymentView
 
 __all__ = [
