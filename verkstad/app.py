@@ -108,15 +108,18 @@ class VerkstadApp(App[None]):
         self.sub_title = self.actor.name
         await self.push_screen(OrderListScreen())
 
-    async def first_page_shown(self) -> None:
+    def first_page_shown(self) -> None:
         """The order list has its first page: now what the counter does in the background
         (Harlequin's lesson: nothing the first screen does not show delays it)."""
         if self._background_started:
             return
         self._background_started = True
         if self.exit_after_first_paint:
-            self.call_after_refresh(self.exit)
-            return
+            self.call_after_refresh(self.exit)  # once the page is painted
+        else:
+            self.run_worker(self._start_background(), name="after-first-paint")
+
+    async def _start_background(self) -> None:
         full = getattr(self.settings, "full", None)  # read quickly: validate the rest now
         if full is not None:
             await asyncio.to_thread(full)

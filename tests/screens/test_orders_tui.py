@@ -6,6 +6,7 @@ from tests.helpers import customer, order_with_lines
 from tests.screens.conftest import wait_until
 from verkstad.orders import service
 from verkstad.orders.status import OrderStatus
+from verkstad.screens import order_list
 from verkstad.screens.order_form import OrderScreen
 from verkstad.screens.order_list import OrderListScreen
 
@@ -198,3 +199,30 @@ async def test_a_page_is_drawn_with_its_columns_already_wide_enough(db, admin, m
         await screen.reload()  # no pause after it: the table has not idled yet
         assert table.get_row_at(0)[2] == long_name
         assert table.columns["customer_name"].content_width >= len(long_name)
+
+
+async def test_the_first_page_is_read_once_at_the_height_the_layout_gives(
+    db, admin, make_app, monkeypatch
+):
+    """The first page is read before the screen is laid out, sized from the terminal: a
+    wrong guess of the lines around the table would read and draw the list a second time."""
+    number = customer(db, admin, "Åsa Öberg")
+    for _ in range(40):  # more than a page at this size
+        service.create_order(db, admin, number)
+    sizes: list[int] = []
+    real = order_list.list_orders
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        sizes.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(order_list, "list_orders", counted)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        table = screen.query_one("#orders", DataTable)
+        await wait_until(pilot, lambda: table.size.height > 0, "the laid-out list")
+        await pilot.pause()
+        assert isinstance(screen, OrderListScreen)
+        assert sizes == [screen.page_size()] == [table.row_count]
+        assert table.size.height == table.row_count + 2  # its header and a spare line

@@ -39,6 +39,10 @@ DEFAULT_COLUMNS = [
     "received_at",
 ]
 DEBOUNCE_SECONDS = 0.3
+# The screen's lines around the table (app.tcss): the header, the filter row (3), the
+# status line and the footer. The first page is sized from the terminal with them before
+# the layout exists, so it is painted with the screen rather than after it.
+AROUND_THE_TABLE = 6
 
 
 def cell(key: str, row: OrderRow) -> str:
@@ -56,6 +60,9 @@ def cell(key: str, row: OrderRow) -> str:
 
 class OrderListScreen(ServiceScreen):
     BINDINGS: ClassVar[list[BindingType]] = bindings("list")
+    # The list has the focus from the start: focusing it after the search field had it
+    # redrew the footer's keys a second time (about 100 ms of the cold start).
+    AUTO_FOCUS = "#orders"
 
     def __init__(self) -> None:
         super().__init__(id="order-list")
@@ -65,6 +72,7 @@ class OrderListScreen(ServiceScreen):
         self.next_cursor: Cursor | None = None
         self._debounce: Timer | None = None
         self._shown = False  # the first page has been shown
+        self._resumed = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -94,8 +102,7 @@ class OrderListScreen(ServiceScreen):
         )
         self.descending = bool(prefs.get("order_desc", self.descending))
         self._build_columns()
-        self.query_one(DataTable).focus()
-        self.call_after_refresh(self.reload)  # the page size needs the laid-out table height
+        await self.reload()
 
     async def on_resize(self) -> None:
         if self.is_mounted and self.query_one(DataTable).row_count not in (0, self.page_size()):
@@ -104,7 +111,10 @@ class OrderListScreen(ServiceScreen):
     # ------------------------------------------------------------ loading
 
     def page_size(self) -> int:
-        return max(10, self.query_one(DataTable).size.height - 2)
+        height = self.query_one(DataTable).size.height
+        if height == 0:  # not laid out yet: the height the layout will give it
+            height = self.app.size.height - AROUND_THE_TABLE
+        return max(10, height - 2)
 
     def _filter(self) -> OrderFilter | None:
         """The filter from the inputs, or None (with the reason shown) if a date is wrong."""
@@ -142,11 +152,6 @@ class OrderListScreen(ServiceScreen):
         await self.load_page()
 
     async def load_page(self, cursor_at_end: bool = False) -> None:
-        if self.query_one(DataTable).size.height == 0:
-            # Not laid out yet, so the page size is unknown: load once it is (loading a
-            # guessed page first meant loading and drawing the list again at once).
-            self.call_after_refresh(self.load_page, cursor_at_end)
-            return
         flt = self._filter()
         if flt is None:
             return
@@ -176,7 +181,7 @@ class OrderListScreen(ServiceScreen):
             table.move_cursor(row=len(page.rows) - 1)
         if not self._shown:
             self._shown = True
-            self.app.run_worker(self.vapp.first_page_shown(), name="after-first-paint")
+            self.vapp.first_page_shown()
         label = _(COLUMNS[self.sort][1]) + (" ↓" if self.descending else " ↑")
         more = _("more follow (PageDown)") if page.next else _("end of list")
         self.query_one("#list-status", Label).update(
@@ -333,6 +338,8 @@ class OrderListScreen(ServiceScreen):
             await self.app.push_screen(OrderScreen(created[0]))
 
     async def on_screen_resume(self) -> None:
-        # Back from an order (it may have changed); the first time, on_mount loads.
-        if self._shown and self.is_mounted and self.query(DataTable):
+        # Back from an order (it may have changed); the first resume is the screen's start,
+        # whose page on_mount has just loaded.
+        if self._resumed and self.is_mounted:
             await self.load_page()
+        self._resumed = True
