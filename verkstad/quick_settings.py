@@ -15,7 +15,6 @@ read from the result loads and validates everything then, exactly as
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -77,6 +76,8 @@ def _accepted(name: str, value: Any) -> bool:
 def _file_values(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return {}
+    import tomllib  # (only here: without a file the start does not pay for it)
+
     try:
         # (bytes, as the full load reads them: read_text would turn a lone CR, which
         # TOML refuses, into a newline)
