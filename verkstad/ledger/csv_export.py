@@ -24,6 +24,7 @@ from sqlmodel import col, select
 
 from verkstad.clock import as_utc, local, now
 from verkstad.db import Database
+from verkstad.files import path_in
 from verkstad.i18n import N_, _
 from verkstad.mpay.models import PaymentRequest
 from verkstad.mpay.payments import PaymentFilter
@@ -364,7 +365,7 @@ def export_to_folder(
     named by the local time, in ``folder`` (the TUI lists' export key)."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = _("payments") if payments is not None else _("orders")
-    path = folder / f"{stem}-{local(now()):%Y%m%d-%H%M%S}.csv"
+    path = path_in(folder, f"{stem}-{local(now()):%Y%m%d-%H%M%S}.csv")  # (a translated word)
     with path.open("w", encoding="utf-8", newline="") as out:
         if payments is not None:
             count = export_payments(db, actor, out, payments)
