@@ -178,7 +178,7 @@ class VerkstadApp(App[None]):
                 message = _(
                     "Payment request for order {order}: {state}. It can be sent again."
                 ).format(order=view.order_number or "—", state=view.state_label)
-            self.notify(message, title=_("Mobile payment"), timeout=15)
+            self.notify(message, title=_("Mobile payment"), timeout=15, markup=False)
 
     # ------------------------------------------------------------ global actions
 
@@ -218,7 +218,7 @@ class VerkstadApp(App[None]):
             self.push_screen(CommandPalette(placeholder=_("Search for commands…")))
 
     def action_help_quit(self) -> None:
-        self.notify(_("Press Ctrl+Q to quit."), title=_("Quit?"))
+        self.notify(_("Press Ctrl+Q to quit."), title=_("Quit?"), markup=False)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield SystemCommand(_("Quit"), _("Quit verkstad"), self.action_quit)

@@ -30,6 +30,7 @@ from verkstad.orders.views import CustomerView
 from verkstad.screens.actions import BY_ID, bindings, key_label
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ChoiceDialog, FormDialog
+from verkstad.screens.plain import plain_row
 
 DEBOUNCE_SECONDS = 0.3
 LIMIT = 100  # a search, not a list: more than this means "type more"
@@ -59,7 +60,7 @@ class CustomersScreen(ServiceScreen):
         yield Input(
             placeholder=_("Search: name, customer no., phone or reg. no."), id="customer-search"
         )
-        yield Label("", id="customer-status")
+        yield Label("", id="customer-status", markup=False)  # it quotes the search
         yield DataTable(id="customer-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -93,12 +94,14 @@ class CustomersScreen(ServiceScreen):
         table.clear()
         for c in found:
             table.add_row(
-                str(c.number),
-                c.name,
-                display_phone(c.phone),
-                c.email or "",
-                c.city,
-                ", ".join(v.reg_number for v in c.vehicles),
+                *plain_row(
+                    str(c.number),
+                    c.name,
+                    display_phone(c.phone),
+                    c.email or "",
+                    c.city,
+                    ", ".join(v.reg_number for v in c.vehicles),
+                ),
                 key=str(c.number),
             )
         numbers = [c.number for c in found]
@@ -213,13 +216,14 @@ class CustomersScreen(ServiceScreen):
             return
         if customer is None:  # show the new card, ready for a vehicle or an order
             self.notify(
-                _("Customer {n} {name} created.").format(n=saved[0].number, name=saved[0].name)
+                _("Customer {n} {name} created.").format(n=saved[0].number, name=saved[0].name),
+                markup=False,
             )
             self._select = saved[0].number
             self.query_one(Input).value = str(saved[0].number)
             self.query_one(DataTable).focus()
         else:
-            self.notify(_("Customer {n} saved.").format(n=customer.number))
+            self.notify(_("Customer {n} saved.").format(n=customer.number), markup=False)
 
     @work(group="dialogs")
     async def action_add_vehicle(self) -> None:
@@ -247,7 +251,8 @@ class CustomersScreen(ServiceScreen):
         await self.app.push_screen_wait(FormDialog(title, fields, save))
         if added:
             self.notify(
-                _("Vehicle {reg} added to {name}.").format(reg=added[0], name=customer.name)
+                _("Vehicle {reg} added to {name}.").format(reg=added[0], name=customer.name),
+                markup=False,
             )
 
     # ------------------------------------------------------------ starting work for the customer
@@ -289,6 +294,7 @@ class CustomersScreen(ServiceScreen):
             self.notify(
                 _("No payment channels are defined for the selected transaction type."),
                 severity="warning",
+                markup=False,
             )
             return
         fields: list[tuple[str, str, str]] = []
@@ -332,7 +338,8 @@ class CustomersScreen(ServiceScreen):
             self.notify(
                 _("Payment request {ref} sent to {name}. {key} shows its status.").format(
                     ref=sent[0], name=customer.name, key=self._key("payments")
-                )
+                ),
+                markup=False,
             )
 
 

@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, OptionList, Select, SelectionL
 from textual.widgets.option_list import Option
 
 from verkstad.i18n import _
+from verkstad.screens.plain import plain
 
 Save = Callable[[Any], Awaitable[bool]]
 
@@ -26,7 +27,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Static(self.question, classes="dialog-text")
+            yield Static(self.question, classes="dialog-text", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes, variant="primary", id="yes")
                 yield Button(self.no, id="no")
@@ -47,13 +48,14 @@ class ChoiceDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield OptionList(
                 *(
                     Option(label, id=key, disabled=not enabled)
                     for key, label, enabled in self.choices
                 ),
                 id="choices",
+                markup=False,  # a vehicle's make and model, a user's name
             )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -116,13 +118,13 @@ class FormDialog(ModalScreen[Any]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             with Grid(classes="form-grid"):
                 for field_id, label, initial in self.fields:
-                    yield Label(label)
+                    yield Label(label, markup=False)
                     if field_id in self.selects:
                         yield Select(
-                            [(text, value) for value, text in self.selects[field_id]],
+                            [(plain(text), value) for value, text in self.selects[field_id]],
                             value=initial,
                             allow_blank=False,
                             id=field_id,

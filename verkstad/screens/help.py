@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -13,6 +12,7 @@ from textual.widgets import Static
 
 from verkstad.i18n import _
 from verkstad.screens.actions import ACTIONS, key_label
+from verkstad.screens.plain import escape
 
 SCOPES = {
     "app": _("Everywhere"),
@@ -35,8 +35,9 @@ class HelpScreen(ModalScreen[None]):
             lines.append(f"[b]{title}[/b]")
             for a in ACTIONS:
                 if a.scope == scope:
-                    key = key_label(keymap.get(a.id, a.key))
-                    lines.append(f"  {key:<10} {_(a.label):<42} [dim]{a.id}[/dim]")
+                    key = key_label(keymap.get(a.id, a.key))  # the config file's
+                    label = _(a.label)  # text, not markup, like the key
+                    lines.append(f"  {escape(f'{key:<10} {label:<42}')} [dim]{a.id}[/dim]")
             lines.append("")
         with VerticalScroll(classes="dialog-box", id="help-box"):
             yield Static("\n".join(lines))

@@ -37,9 +37,10 @@ class InvoiceMailDialog(ModalScreen[bool]):
             yield Static(
                 mail_header(self.mail.to, self.mail.subject, self.mail.file_name),
                 id="mail-head",
+                markup=False,
             )
             yield Static(self.mail.body, id="mail-body", classes="dialog-text", markup=False)
-            yield Static(_("P: save the PDF to open it"), id="pdf-path")
+            yield Static(_("P: save the PDF to open it"), id="pdf-path", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Send"), variant="primary", id="send")
                 yield Button(_("Cancel"), id="cancel")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -36,6 +35,7 @@ from verkstad.orders.views import LineView, OrderView
 from verkstad.screens.actions import BY_ID, bindings, key_label, menu_actions
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ChoiceDialog, ConfirmDialog, FormDialog
+from verkstad.screens.plain import escape, plain_row
 
 S = OrderStatus
 PAID = (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED)
@@ -69,10 +69,10 @@ class OrderScreen(ServiceScreen):
                 yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="totals")
             with TabPane(_("Billing"), id="tab-billing"):
-                yield Static("", id="billing")
+                yield Static("", id="billing", markup=False)
             with TabPane(_("Payments"), id="tab-payments"):
                 yield DataTable(id="payments", cursor_type="row")
-                yield Static("", id="payment-events")
+                yield Static("", id="payment-events", markup=False)
             with TabPane(_("Log"), id="tab-log"):
                 yield DataTable(id="log", cursor_type="row")
         yield Footer()
@@ -142,8 +142,8 @@ class OrderScreen(ServiceScreen):
                 n=order.number,
                 status=order.status.value,
                 c=order.customer.number,
-                name=order.customer.name,
-                vehicle=vehicle_text,
+                name=escape(order.customer.name),
+                vehicle=escape(vehicle_text),
             )
         )
         banner = self.query_one("#lock-banner", Static)
@@ -161,12 +161,14 @@ class OrderScreen(ServiceScreen):
         table.clear()
         for entry in reversed(log):
             table.add_row(
-                format_datetime(entry["at"]),
-                entry["user"],
-                log_label(entry["action"]),
-                _short(entry["before"]),
-                _short(entry["after"]),
-                entry["reason"],
+                *plain_row(
+                    format_datetime(entry["at"]),
+                    entry["user"],
+                    log_label(entry["action"]),
+                    _short(entry["before"]),
+                    _short(entry["after"]),
+                    entry["reason"],
+                )
             )
 
     def _render_lines(self, order: OrderView) -> None:
@@ -177,15 +179,17 @@ class OrderScreen(ServiceScreen):
         for line in order.lines:
             priced = line.kind != "text"
             table.add_row(
-                KIND_LABELS.get(line.kind, line.kind),
-                line.article_number,
-                line.description,
-                quantity(line.quantity_milli),
-                line.unit,
-                money(line.unit_price_minor) if priced else "",
-                format_percent_bp(line.discount_bp),
-                f"{line.vat_rate}" if priced else "",
-                money(line.net_minor) if priced else "",
+                *plain_row(
+                    KIND_LABELS.get(line.kind, line.kind),
+                    line.article_number,
+                    line.description,
+                    quantity(line.quantity_milli),
+                    line.unit,
+                    money(line.unit_price_minor) if priced else "",
+                    format_percent_bp(line.discount_bp),
+                    f"{line.vat_rate}" if priced else "",
+                    money(line.net_minor) if priced else "",
+                ),
                 key=str(line.id),
             )
         if order.lines:
@@ -228,21 +232,23 @@ class OrderScreen(ServiceScreen):
         files = f"  [{', '.join(m.attachments)}]" if m.attachments else ""
         error = f"  ({m.last_error})" if m.last_error and m.state != "SENT" else ""
         text = f"{when}  {m.channel_label:<7} {m.state_label:<13} {m.recipient}  {m.subject}"
-        return escape(text + files + error)
+        return text + files + error
 
     def _render_payments(self) -> None:
         table = self.query_one("#payments", DataTable)
         table.clear()
         for p in self.payments:
             table.add_row(
-                p.reference,
-                p.provider,
-                p.state_label,
-                Money(p.amount_minor, p.currency).format(),
-                p.created_by,
-                format_datetime(p.sent_at),
-                format_datetime(p.paid_at),
-                p.link or "",
+                *plain_row(
+                    p.reference,
+                    p.provider,
+                    p.state_label,
+                    Money(p.amount_minor, p.currency).format(),
+                    p.created_by,
+                    format_datetime(p.sent_at),
+                    format_datetime(p.paid_at),
+                    p.link or "",
+                )
             )
         events = self.payment.events if self.payment else ()
         self.query_one("#payment-events", Static).update(
@@ -261,7 +267,7 @@ class OrderScreen(ServiceScreen):
             return
         label.display = True
         text = _("Mobile payment {ref}: [b]{state}[/b]").format(
-            ref=p.reference, state=p.state_label
+            ref=escape(p.reference), state=escape(p.state_label)
         )
         if p.state == PaymentState.RESERVED and p.capture_deadline:
             seconds = max(0, int((p.capture_deadline - now()).total_seconds()))
@@ -276,7 +282,7 @@ class OrderScreen(ServiceScreen):
         elif p.state in PAID and p.paid_at:
             text += "  " + _("received {time}").format(time=format_datetime(p.paid_at))
         elif p.failure_reason:
-            text += f"  ({p.failure_reason})"
+            text += f"  ({escape(p.failure_reason)})"
         label.update(text)
 
     def _money(self, minor: int) -> str:
@@ -375,7 +381,7 @@ class OrderScreen(ServiceScreen):
 
     async def _after(self, result: object, message: str | None = None) -> None:
         if result is not None and message:
-            self.notify(message)
+            self.notify(message, markup=False)  # it may name the order's lines
         await self.reload()
 
     async def action_complete(self) -> None:
@@ -411,7 +417,9 @@ class OrderScreen(ServiceScreen):
         assert self.order
         sent = await self.app.push_screen_wait(SendDialog(self.order))
         if sent is not None:
-            self.notify(_("A payment SMS has been sent. The order is locked (MOBILBET)."))
+            self.notify(
+                _("A payment SMS has been sent. The order is locked (MOBILBET)."), markup=False
+            )
         await self.reload()
 
     async def action_check_payment(self) -> None:
@@ -424,7 +432,8 @@ class OrderScreen(ServiceScreen):
             self.notify(
                 _("Mobile payment {ref}: {state}").format(
                     ref=view.reference, state=view.state_label
-                )
+                ),
+                markup=False,
             )
         await self.reload()
 
@@ -485,7 +494,7 @@ class OrderScreen(ServiceScreen):
 
         fields = [("amount", _("Refund amount"), left.format()), ("note", _("Note"), "")]
         if await self.app.push_screen_wait(FormDialog(_("Refund"), fields, save)):
-            self.notify(_("The refund has been made."))
+            self.notify(_("The refund has been made."), markup=False)
         await self.reload()
 
     @work(group="dialogs")
@@ -514,7 +523,8 @@ class OrderScreen(ServiceScreen):
             self.notify(
                 _("Order {n} is posted: invoice {invoice}, verification {ver}.").format(
                     n=self.number, invoice=posted.invoice_number, ver=posted.verification_number
-                )
+                ),
+                markup=False,
             )
         await self.reload()
 
@@ -523,7 +533,7 @@ class OrderScreen(ServiceScreen):
 
         path = await self.call(print_invoice, self.vapp.db, self.vapp.settings, self.number)
         if path is not None:
-            self.notify(_("The invoice is saved as {path}.").format(path=path))
+            self.notify(_("The invoice is saved as {path}.").format(path=path), markup=False)
 
     @work(group="dialogs")
     async def action_email_invoice(self) -> None:
@@ -543,7 +553,7 @@ class OrderScreen(ServiceScreen):
                 if sent.queued
                 else _("Invoice {n} has already been e-mailed to {to}.")
             )
-            self.notify(message.format(n=sent.invoice_number, to=sent.to))
+            self.notify(message.format(n=sent.invoice_number, to=sent.to), markup=False)
         await self.reload()
 
     @work(group="dialogs")
@@ -572,7 +582,8 @@ class OrderScreen(ServiceScreen):
             self.notify(
                 _("Credit note {n} for invoice {invoice} is booked.").format(
                     n=credit.number, invoice=credit.original_invoice_number
-                )
+                ),
+                markup=False,
             )
             if credit.copy_order_number:
                 self.app.push_screen(OrderScreen(credit.copy_order_number))

@@ -25,6 +25,7 @@ from verkstad.orders.queries import COLUMNS, Cursor, OrderFilter, OrderRow, list
 from verkstad.orders.status import OrderStatus
 from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
+from verkstad.screens.plain import plain_row
 from verkstad.users import get_preferences, set_preference
 
 DEFAULT_COLUMNS = [
@@ -88,7 +89,7 @@ class OrderListScreen(ServiceScreen):
             )
             yield Input(placeholder=_("Paid from (date)"), id="received-from")
             yield Input(placeholder=_("Paid to (date)"), id="received-to")
-        yield Label("", id="list-status")
+        yield Label("", id="list-status", markup=False)
         yield DataTable(id="orders", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -171,7 +172,7 @@ class OrderListScreen(ServiceScreen):
         table.clear()
         texts = [[cell(key, row) for key in self.columns] for row in page.rows]
         for row, values in zip(page.rows, texts, strict=True):
-            table.add_row(*values, key=str(row.number))
+            table.add_row(*plain_row(*values), key=str(row.number))
         # Widen the columns now rather than when the table next idles: Textual keeps the
         # cells it paints before then, cut to the old widths (a first page drawn cropped).
         by_column = zip(*texts, strict=True)
@@ -252,7 +253,7 @@ class OrderListScreen(ServiceScreen):
         if done is not None:
             path, n = done
             text = ngettext("{n} order exported to {path}", "{n} orders exported to {path}", n)
-            self.notify(text.format(n=n, path=path), timeout=15)
+            self.notify(text.format(n=n, path=path), timeout=15, markup=False)
 
     def action_focus_filter(self) -> None:
         self.query_one("#search", Input).focus()
@@ -321,6 +322,7 @@ class OrderListScreen(ServiceScreen):
                 self.notify(
                     _("Customer number: enter the customer's number (F2 finds it)"),
                     severity="error",
+                    markup=False,
                 )
                 return False
             order = await self.call(

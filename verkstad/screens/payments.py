@@ -30,6 +30,7 @@ from verkstad.mpay.views import PaymentView
 from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ConfirmDialog
+from verkstad.screens.plain import plain_row
 from verkstad.users import Role
 
 S = PaymentState
@@ -185,7 +186,7 @@ class PaymentsScreen(ServiceScreen):
                 table.add_column(_(COLUMNS[key]) if COLUMNS[key] else "", key=key)
         table.clear()
         for p in found:
-            table.add_row(*(cell(key, p) for key in keys), key=str(p.id))
+            table.add_row(*plain_row(*(cell(key, p) for key in keys)), key=str(p.id))
         ids = [p.id for p in found]
         if keep is not None and keep.id in ids:
             table.move_cursor(row=ids.index(keep.id))
@@ -256,7 +257,8 @@ class PaymentsScreen(ServiceScreen):
             self.notify(
                 _(
                     "Payment {ref} is not for an order (a free request from the customer card)."
-                ).format(ref=p.reference)
+                ).format(ref=p.reference),
+                markup=False,
             )
         else:
             self.app.push_screen(OrderScreen(p.order_number))
@@ -264,13 +266,13 @@ class PaymentsScreen(ServiceScreen):
     async def action_mark_read(self) -> None:
         p = self.selected()
         if p is not None and await self.attempt(mark_read, self.vapp.db, self.vapp.actor, p.id):
-            self.notify(_("Payment {ref} marked as read.").format(ref=p.reference))
+            self.notify(_("Payment {ref} marked as read.").format(ref=p.reference), markup=False)
             await self.reload()
 
     async def action_consolidate(self) -> None:
         p = self.selected()
         if p is not None and await self.attempt(consolidate, self.vapp.db, self.vapp.actor, p.id):
-            self.notify(_("Payment {ref} consolidated.").format(ref=p.reference))
+            self.notify(_("Payment {ref} consolidated.").format(ref=p.reference), markup=False)
             await self.reload()
 
     @work(group="dialogs")
@@ -288,7 +290,9 @@ class PaymentsScreen(ServiceScreen):
         vapp = self.vapp
         view = await self.call(cancel_request, vapp.db, vapp.providers, vapp.actor, p.id)
         if view is not None:
-            self.notify(_("Payment request {ref} is cancelled.").format(ref=p.reference))
+            self.notify(
+                _("Payment request {ref} is cancelled.").format(ref=p.reference), markup=False
+            )
         await self.reload()
 
     @work(group="dialogs")
@@ -314,7 +318,11 @@ class PaymentsScreen(ServiceScreen):
         if done is not None:
             path, n = done
             count = ngettext("{n} payment", "{n} payments", n).format(n=n)
-            self.notify(_("{count} exported to {path}").format(count=count, path=path), timeout=15)
+            self.notify(
+                _("{count} exported to {path}").format(count=count, path=path),
+                timeout=15,
+                markup=False,
+            )
 
 
 class HistoryDialog(ModalScreen[None]):
@@ -333,6 +341,7 @@ class HistoryDialog(ModalScreen[None]):
             yield Label(
                 _("Payment {ref} — {state}").format(ref=p.reference, state=p.state_label),
                 classes="dialog-title",
+                markup=False,
             )
             yield DataTable(id="history-table", cursor_type="row")
 
@@ -354,5 +363,5 @@ class HistoryDialog(ModalScreen[None]):
             detail = m.recipient + (f" ({m.last_error})" if m.last_error else "")
             rows.append((m.sent_at or m.created_at, "", m.channel_label, m.state_label, detail))
         for at, *cells in sorted(rows, key=lambda row: row[0]):
-            table.add_row(format_datetime(at), *cells)
+            table.add_row(*plain_row(format_datetime(at), *cells))
         table.focus()

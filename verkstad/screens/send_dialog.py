@@ -26,6 +26,7 @@ from verkstad.mpay.views import PaymentView
 from verkstad.orders import fields as F
 from verkstad.orders.views import OrderView
 from verkstad.screens.base import call_service
+from verkstad.screens.plain import plain
 
 FIELDS = ("channel", "reference", "explanation", "sms", "email", "phone", "email_address")
 
@@ -50,7 +51,9 @@ class SendDialog(ModalScreen[PaymentView | None]):
                 yield Label(_("Channel"), id="channel-label")
                 yield Select([], id="channel", prompt=_("Channel"))
                 yield Label(_("Client"))
-                yield Static(f"{self.order.customer.name} ({self.order.customer.number})")
+                yield Static(
+                    f"{self.order.customer.name} ({self.order.customer.number})", markup=False
+                )
                 yield Label(_("Amount"))
                 yield Static(f"[b]{amount}[/b]")
                 yield Label(_("Reference"))
@@ -63,7 +66,7 @@ class SendDialog(ModalScreen[PaymentView | None]):
                 yield Input(F.display_phone(self.order.customer.phone), id="phone")
                 yield Checkbox(_("Send link via e-mail"), id="email")
                 yield Input(self.order.customer.email or "", id="email_address")
-            yield Static("", id="send-reason")
+            yield Static("", id="send-reason", markup=False)  # it may quote what was typed
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("Generate payment"), variant="primary", id="generate", disabled=True)
                 yield Button(_("Close"), id="close")
@@ -80,7 +83,7 @@ class SendDialog(ModalScreen[PaymentView | None]):
             )
             return
         select = self.query_one("#channel", Select)
-        select.set_options([(c.name, c.name) for c in self.channels])
+        select.set_options([(plain(c.name), c.name) for c in self.channels])
         select.value = self.channels[0].name
         several = len(self.channels) > 1
         select.display = several
