@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.widgets import DataTable, Header, Input, Label
 
 from verkstad.i18n import N_, _, ngettext
 from verkstad.mpay.channels import TransactionType, fitting_channels
@@ -30,6 +30,7 @@ from verkstad.orders.views import CustomerView
 from verkstad.screens.actions import BY_ID, bindings, key_label
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ChoiceDialog, FormDialog
+from verkstad.screens.footer import KeyFooter
 from verkstad.screens.plain import plain_row
 
 DEBOUNCE_SECONDS = 0.3
@@ -62,7 +63,7 @@ class CustomersScreen(ServiceScreen):
         )
         yield Label("", id="customer-status", markup=False)  # it quotes the search
         yield DataTable(id="customer-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         self.title = _("Customers")

@@ -13,7 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
-from textual.widgets import Button, DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Header, Static, TabbedContent, TabPane
 
 from verkstad.clock import format_datetime, now
 from verkstad.formatting import format_percent_bp, format_quantity
@@ -35,6 +35,7 @@ from verkstad.orders.views import LineView, OrderView
 from verkstad.screens.actions import BY_ID, bindings, key_label, menu_actions
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ChoiceDialog, ConfirmDialog, FormDialog
+from verkstad.screens.footer import KeyFooter
 from verkstad.screens.plain import escape, plain_row
 
 S = OrderStatus
@@ -75,7 +76,7 @@ class OrderScreen(ServiceScreen):
                 yield Static("", id="payment-events", markup=False)
             with TabPane(_("Log"), id="tab-log"):
                 yield DataTable(id="log", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         lines = self.query_one("#lines", DataTable)

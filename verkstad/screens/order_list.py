@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select
+from textual.widgets import DataTable, Header, Input, Label, Select
 
 from verkstad.clock import format_datetime, local_day_end, local_day_start
 from verkstad.i18n import _, ngettext
@@ -25,6 +25,7 @@ from verkstad.orders.queries import COLUMNS, Cursor, OrderFilter, OrderRow, list
 from verkstad.orders.status import OrderStatus
 from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
+from verkstad.screens.footer import KeyFooter
 from verkstad.screens.plain import plain_row
 from verkstad.users import get_preferences, set_preference
 
@@ -91,7 +92,7 @@ class OrderListScreen(ServiceScreen):
             yield Input(placeholder=_("Paid to (date)"), id="received-to")
         yield Label("", id="list-status", markup=False)
         yield DataTable(id="orders", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         self.title = _("Workshop list")

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select
+from textual.widgets import DataTable, Header, Input, Label, Select
 
 from verkstad.clock import format_date, format_datetime, local
 from verkstad.config import data_dir
@@ -30,6 +30,7 @@ from verkstad.mpay.views import PaymentView
 from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ConfirmDialog
+from verkstad.screens.footer import KeyFooter
 from verkstad.screens.plain import plain_row
 from verkstad.users import Role
 
@@ -146,7 +147,7 @@ class PaymentsScreen(ServiceScreen):
         yield Label("", id="payments-info")
         yield DataTable(id="payment-table", cursor_type="row", zebra_stripes=True)
         yield Label(legend(), id="payments-legend")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.mine = self.vapp.actor.role != Role.PAYMENT_MANAGER  # the bookkeeper sees all
