@@ -41,6 +41,8 @@ class KeyFooter(Footer):
         )
 
     async def recompose(self) -> None:
+        if not self.is_attached:  # (its screen has gone meanwhile: nothing to draw)
+            return
         keys = self._shown_keys()
         if keys != self._composed:
             self._composed = keys

@@ -124,11 +124,12 @@ class OrderScreen(ServiceScreen):
         order = await self.call(get_order, db, self.number)
         if order is None:
             return
-        self.order = order
-        self.payments = await self.call(payments_of_order, db, self.number) or []
-        self.payment = self.payments[0] if self.payments else None
+        payments = await self.call(payments_of_order, db, self.number) or []
         log = await self.call(history, db, "order", self.number) or []
-        self.messages = await self.call(messages_for_order, db, self.number) or []
+        messages = await self.call(messages_for_order, db, self.number) or []
+        # All at once: the keys' checks never see the new order beside its old payment.
+        self.order, self.payments, self.messages = order, payments, messages
+        self.payment = payments[0] if payments else None
         self._show(order, log)
         self.refresh_bindings()
 
