@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import Button, Footer
 from textual.widgets._footer import FooterKey
 
@@ -11,7 +13,10 @@ from verkstad.screens.footer import KeyFooter
 
 
 class Probe(App[None]):
-    BINDINGS = [Binding("f2", "toggle", "Växla"), Binding("f3", "other", "Annat")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f2", "toggle", "Växla"),
+        Binding("f3", "other", "Annat"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
