@@ -210,6 +210,7 @@ def register(app: typer.Typer) -> None:
     def history(
         ctx: typer.Context, order: int = typer.Argument(...), fmt: OutputFormat = fmt_option
     ) -> None:
+        from verkstad.orders.log_text import log_change
         from verkstad.orders.service import get_order, order_history
         from verkstad.orders.status import log_label
 
@@ -231,7 +232,11 @@ def register(app: typer.Typer) -> None:
                 return log_label(value)
             return "" if value is None else str(value)
 
-        emit(fmt, columns, order_history(c.db, order), display)
+        entries = order_history(c.db, order)
+        if fmt is OutputFormat.table:  # (CSV and JSON keep the recorded values)
+            for entry in entries:
+                entry["before"], entry["after"] = log_change(entry["before"], entry["after"])
+        emit(fmt, columns, entries, display)
 
     @orders.command("list", help=_("List orders with filters (the F5 list)."))
     def list_(

@@ -23,6 +23,7 @@ from verkstad.mpay.notify import MessageView
 from verkstad.mpay.status import LIVE, PaymentState
 from verkstad.mpay.views import PaymentView
 from verkstad.orders.fields import VAT_RATES
+from verkstad.orders.log_text import log_change
 from verkstad.orders.service import LineInput
 from verkstad.orders.status import (
     LOCK_REASONS,
@@ -162,13 +163,14 @@ class OrderScreen(ServiceScreen):
         table = self.query_one("#log", DataTable)
         table.clear()
         for entry in reversed(log):
+            before, after = log_change(entry["before"], entry["after"])
             table.add_row(
                 *plain_row(
                     format_datetime(entry["at"]),
                     entry["user"],
                     log_label(entry["action"]),
-                    _short(entry["before"]),
-                    _short(entry["after"]),
+                    _short(before),
+                    _short(after),
                     entry["reason"],
                 )
             )
@@ -690,8 +692,5 @@ class OrderScreen(ServiceScreen):
             await self.reload()
 
 
-def _short(value: object) -> str:
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
+def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:59] + "…"

@@ -1,0 +1,49 @@
+"""The order log in words: what changed, with the field names and values staff know."""
+
+from tests.helpers import customer, order_with_lines
+from verkstad.i18n import using_language
+from verkstad.orders import service
+from verkstad.orders.log_text import log_change
+from verkstad.orders.service import LineInput
+
+
+def _changes(db, number: int) -> list[tuple[str, str, str]]:
+    return [
+        (e["action"], *log_change(e["before"], e["after"]))
+        for e in service.order_history(db, number)
+    ]
+
+
+def test_a_changed_line_shows_only_what_changed_in_its_own_words(db, admin):
+    order = order_with_lines(db, admin, customer(db, admin))
+    line = order.lines[0]
+    service.update_line(
+        db, admin, order.number, line.id, LineInput("Bromsbelägg", "2", "1 199,20", "25", "part")
+    )
+    changes = _changes(db, order.number)
+    assert changes[-1] == ("update_line", "Quantity: 1", "Quantity: 2")
+    added = next(c for c in changes if c[0] == "add_line")
+    assert added[1] == ""
+    assert "Kind: Part" in added[2] and "Description: Bromsbelägg" in added[2]
+    assert "Unit price excl. VAT: 1,199.20" in added[2]  # öre as an amount, not 119920
+    assert "{" not in added[2] and "_minor" not in added[2]
+
+
+def test_statuses_notes_and_deleted_lines_read_as_words(db, admin):
+    order = order_with_lines(db, admin, customer(db, admin))
+    service.update_order(db, admin, order.number, notes="Ring före")
+    service.delete_line(db, admin, order.number, order.lines[1].id)
+    service.complete(db, admin, order.number)
+    changes = _changes(db, order.number)
+    assert ("update", "Notes: —", "Notes: Ring före") in changes
+    deleted = next(c for c in changes if c[0] == "delete_line")
+    assert "Description: Arbete" in deleted[1] and deleted[2] == ""
+    assert changes[-1] == ("complete", "ÖPPEN", "KLART")
+
+
+def test_the_words_are_translated():
+    with using_language("sv"):
+        assert log_change({"quantity_milli": 1500}, {"quantity_milli": 2000}) == (
+            "Antal: 1,5",
+            "Antal: 2",
+        )

@@ -1,0 +1,74 @@
+"""An order log entry's before and after as staff read them ("Quantity: 1", "Quantity: 2").
+
+The audit keeps the raw values (line fields in öre and thousandths, internal keys) and the
+CSV and JSON of ``orders history`` give them as they are; the TUI's Logg tab and the
+history's table show these words instead. A changed line or order shows only what changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verkstad.formatting import format_percent_bp, format_quantity
+from verkstad.i18n import N_, _
+from verkstad.money import format_amount
+
+FIELDS = {
+    "kind": N_("Kind"),
+    "description": N_("Description"),
+    "article_number": N_("Art. no."),
+    "unit": N_("Unit"),
+    "quantity_milli": N_("Quantity"),
+    "unit_price_minor": N_("Unit price excl. VAT"),
+    "discount_bp": N_("Discount %"),
+    "vat_rate": N_("VAT %"),
+    "notes": N_("Notes"),
+    "payment_method": N_("Payment method"),
+    "vehicle_id": N_("Vehicle"),
+    "customer": N_("Customer number"),
+    "copied_from": N_("Copied from order"),
+    "copied_to": N_("Copied to order"),
+    "to": N_("E-mail"),
+    "invoice": N_("Invoice no."),
+    "level": N_("Reminder"),
+}
+KINDS = {"part": N_("Part"), "labour": N_("Labour"), "fee": N_("Fee"), "text": N_("Text")}
+
+
+def _value(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if key == "quantity_milli":
+        return format_quantity(value)
+    if key == "unit_price_minor":
+        return format_amount(value)
+    if key == "discount_bp":
+        return format_percent_bp(value) or "0"
+    if key == "kind":
+        return _(KINDS[value]) if value in KINDS else str(value)
+    return str(value)
+
+
+def _fields(values: dict[str, Any], keys: list[str]) -> str:
+    return ", ".join(
+        f"{_(FIELDS[k]) if k in FIELDS else k}: {_value(k, values.get(k))}" for k in keys
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def log_change(before: Any, after: Any) -> tuple[str, str]:
+    """The entry's before and after as text: of two records, only the fields that differ."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+        return _fields(before, changed), _fields(after, changed)
+    return (
+        _fields(before, list(before)) if isinstance(before, dict) else _text(before),
+        _fields(after, list(after)) if isinstance(after, dict) else _text(after),
+    )
