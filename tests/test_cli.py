@@ -144,3 +144,16 @@ def test_swedish_is_the_default_language(tmp_path, monkeypatch):
         assert run(["orders", "show", "1"]) == 1
         sys.stderr.flush()
         assert streams[1].getvalue().decode() == "Fel: Det finns ingen order nummer 1.\n"
+
+
+def test_tables_show_names_as_typed(cli, monkeypatch):
+    """A table's cells are text, not Rich markup: '[/bil]' neither vanishes nor stops the
+    output, ':car:' stays words."""
+    monkeypatch.setenv("COLUMNS", "250")  # every cell on one line
+    name = "Nilsson [/bil] [ny] :car:"
+    assert cli("customers", "add", "--name", name)[0] == 0
+    assert cli("orders", "create", "--customer", "10001")[0] == 0
+    for args in (("customers", "list"), ("orders", "list")):
+        code, out, err = cli(*args)
+        assert code == 0 and not err
+        assert name in out

@@ -86,7 +86,7 @@ def emit(
         table.add_column(header)
     for r in rows:
         table.add_row(*(display(k, r.get(k)) if display else _text(r.get(k)) for k, _h in columns))
-    Console().print(table)
+    Console(markup=False, emoji=False).print(table)  # names as typed: "[/bil]", ":car:"
 
 
 def _csv_cell(value: Any) -> Any:
