@@ -4,7 +4,7 @@ from tests.helpers import customer, order_with_lines
 from verkstad.i18n import using_language
 from verkstad.orders import service
 from verkstad.orders.log_text import log_change
-from verkstad.orders.service import LineInput
+from verkstad.orders.service import LineInput, VehicleInput
 
 
 def _changes(db, number: int) -> list[tuple[str, str, str]]:
@@ -39,6 +39,20 @@ def test_statuses_notes_and_deleted_lines_read_as_words(db, admin):
     deleted = next(c for c in changes if c[0] == "delete_line")
     assert "Description: Arbete" in deleted[1] and deleted[2] == ""
     assert changes[-1] == ("complete", "ÖPPEN", "KLART")
+
+
+def test_a_changed_vehicle_is_logged_by_its_registration(db, admin):
+    number = customer(db, admin)
+    service.add_vehicle(db, admin, number, VehicleInput("ABC123", "Volvo", "V70"))
+    service.add_vehicle(db, admin, number, VehicleInput("XYZ789", "Saab", "9-3"))
+    order = service.create_order(db, admin, number, "ABC123")
+    service.update_order(db, admin, order.number, vehicle_reg="XYZ789")
+    service.update_order(db, admin, order.number, vehicle_reg="")
+    changes = _changes(db, order.number)
+    assert changes[-2:] == [
+        ("update", "Vehicle: ABC123", "Vehicle: XYZ789"),
+        ("update", "Vehicle: XYZ789", "Vehicle: —"),
+    ]
 
 
 def test_the_words_are_translated():

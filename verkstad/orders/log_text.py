@@ -24,7 +24,8 @@ FIELDS = {
     "vat_rate": N_("VAT %"),
     "notes": N_("Notes"),
     "payment_method": N_("Payment method"),
-    "vehicle_id": N_("Vehicle"),
+    "vehicle": N_("Vehicle"),
+    "vehicle_id": N_("Vehicle (internal id)"),  # (recorded so before 2026-12-06)
     "customer": N_("Customer number"),
     "copied_from": N_("Copied from order"),
     "copied_to": N_("Copied to order"),

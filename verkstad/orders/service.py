@@ -629,7 +629,7 @@ def update_order(
             before["payment_method"], order.payment_method = order.payment_method, method
             after["payment_method"] = method
         if vehicle_reg is not None:
-            vehicle_id = None
+            vehicle_id, reg = None, None
             if vehicle_reg.strip():
                 vehicle = _vehicle(s, F.normalise_reg(vehicle_reg))
                 if vehicle.customer_id != order.customer_id:
@@ -639,9 +639,10 @@ def update_order(
                             "{reg} belongs to another customer; move it on the vehicle card first."
                         ).format(reg=vehicle.reg_number),
                     )
-                vehicle_id = vehicle.id
-            before["vehicle_id"], order.vehicle_id = order.vehicle_id, vehicle_id
-            after["vehicle_id"] = vehicle_id
+                vehicle_id, reg = vehicle.id, vehicle.reg_number
+            current = s.get(Vehicle, order.vehicle_id) if order.vehicle_id else None
+            before["vehicle"] = current.reg_number if current else None  # (the log shows it)
+            after["vehicle"], order.vehicle_id = reg, vehicle_id
         if after:
             _touch(order, actor)
             record(s, actor, "order", number, "update", before, after)
