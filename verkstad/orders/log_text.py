@@ -12,6 +12,7 @@ from typing import Any
 from verkstad.formatting import format_percent_bp, format_quantity
 from verkstad.i18n import N_, _
 from verkstad.money import format_amount
+from verkstad.orders.status import LINE_KINDS
 
 FIELDS = {
     "kind": N_("Kind"),
@@ -33,7 +34,6 @@ FIELDS = {
     "invoice": N_("Invoice no."),
     "level": N_("Reminder"),
 }
-KINDS = {"part": N_("Part"), "labour": N_("Labour"), "fee": N_("Fee"), "text": N_("Text")}
 
 
 def _value(key: str, value: Any) -> str:
@@ -46,7 +46,7 @@ def _value(key: str, value: Any) -> str:
     if key == "discount_bp":
         return format_percent_bp(value) or "0"
     if key == "kind":
-        return _(KINDS[value]) if value in KINDS else str(value)
+        return _(LINE_KINDS[value]) if value in LINE_KINDS else str(value)
     return str(value)
 
 

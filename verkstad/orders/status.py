@@ -71,6 +71,10 @@ LOG_LABELS = {
 }
 
 
+# An order line's kinds, as the lines table and the log name them.
+LINE_KINDS = {"part": N_("Part"), "labour": N_("Labour"), "fee": N_("Fee"), "text": N_("Text")}
+
+
 def log_label(action: str) -> str:
     return _(LOG_LABELS[action]) if action in LOG_LABELS else action
 

@@ -26,6 +26,7 @@ from verkstad.orders.fields import VAT_RATES
 from verkstad.orders.log_text import log_change
 from verkstad.orders.service import LineInput
 from verkstad.orders.status import (
+    LINE_KINDS,
     LOCK_REASONS,
     PAID_LOCK_REASON,
     PAYMENT_METHOD_LABELS,
@@ -41,7 +42,7 @@ from verkstad.screens.plain import escape, plain_row
 
 S = OrderStatus
 PAID = (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED)
-KIND_LABELS = {"part": _("Part"), "labour": _("Labour"), "fee": _("Fee"), "text": _("Text")}
+KIND_LABELS = {kind: _(label) for kind, label in LINE_KINDS.items()}
 
 
 def quantity(milli: int) -> str:
