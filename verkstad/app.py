@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from verkstad.clock import now
@@ -96,6 +97,19 @@ class VerkstadApp(App[None]):
     def compose(self) -> ComposeResult:
         yield from ()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification is plain text, whoever sends it: messages quote what was typed
+        ("[/x]"), and Textual would read them as markup (a name's text lost, a failed paint)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     async def on_mount(self) -> None:
         from verkstad.mpay.views import set_capture_window
         from verkstad.orders.queries import company_basics
@@ -178,7 +192,7 @@ class VerkstadApp(App[None]):
                 message = _(
                     "Payment request for order {order}: {state}. It can be sent again."
                 ).format(order=view.order_number or "—", state=view.state_label)
-            self.notify(message, title=_("Mobile payment"), timeout=15, markup=False)
+            self.notify(message, title=_("Mobile payment"), timeout=15)
 
     # ------------------------------------------------------------ global actions
 
@@ -218,7 +232,7 @@ class VerkstadApp(App[None]):
             self.push_screen(CommandPalette(placeholder=_("Search for commands…")))
 
     def action_help_quit(self) -> None:
-        self.notify(_("Press Ctrl+Q to quit."), title=_("Quit?"), markup=False)
+        self.notify(_("Press Ctrl+Q to quit."), title=_("Quit?"))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield SystemCommand(_("Quit"), _("Quit verkstad"), self.action_quit)

@@ -27,18 +27,12 @@ async def call_service(
     try:
         return True, await asyncio.to_thread(fn, *args, **kwargs)
     except DomainError as e:
-        # The message may quote what was typed ("[/x]"): shown as text, not read as markup.
-        app.notify(str(e), severity="error", timeout=8, markup=False)
+        app.notify(str(e), severity="error", timeout=8)
         if isinstance(e, ValidationError) and isinstance(app.screen, FormDialog):
             app.screen.focus_field(e.field)  # the field to correct, not the one last typed in
     except Exception as e:
         log.exception("service call failed")
-        app.notify(
-            _("Something went wrong: {error}").format(error=e),
-            severity="error",
-            timeout=10,
-            markup=False,
-        )
+        app.notify(_("Something went wrong: {error}").format(error=e), severity="error", timeout=10)
     return False, None
 
 

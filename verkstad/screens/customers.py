@@ -217,14 +217,13 @@ class CustomersScreen(ServiceScreen):
             return
         if customer is None:  # show the new card, ready for a vehicle or an order
             self.notify(
-                _("Customer {n} {name} created.").format(n=saved[0].number, name=saved[0].name),
-                markup=False,
+                _("Customer {n} {name} created.").format(n=saved[0].number, name=saved[0].name)
             )
             self._select = saved[0].number
             self.query_one(Input).value = str(saved[0].number)
             self.query_one(DataTable).focus()
         else:
-            self.notify(_("Customer {n} saved.").format(n=customer.number), markup=False)
+            self.notify(_("Customer {n} saved.").format(n=customer.number))
 
     @work(group="dialogs")
     async def action_add_vehicle(self) -> None:
@@ -252,8 +251,7 @@ class CustomersScreen(ServiceScreen):
         await self.app.push_screen_wait(FormDialog(title, fields, save))
         if added:
             self.notify(
-                _("Vehicle {reg} added to {name}.").format(reg=added[0], name=customer.name),
-                markup=False,
+                _("Vehicle {reg} added to {name}.").format(reg=added[0], name=customer.name)
             )
 
     # ------------------------------------------------------------ starting work for the customer
@@ -295,7 +293,6 @@ class CustomersScreen(ServiceScreen):
             self.notify(
                 _("No payment channels are defined for the selected transaction type."),
                 severity="warning",
-                markup=False,
             )
             return
         fields: list[tuple[str, str, str]] = []
@@ -339,8 +336,7 @@ class CustomersScreen(ServiceScreen):
             self.notify(
                 _("Payment request {ref} sent to {name}. {key} shows its status.").format(
                     ref=sent[0], name=customer.name, key=self._key("payments")
-                ),
-                markup=False,
+                )
             )
 
 

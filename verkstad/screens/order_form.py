@@ -386,7 +386,7 @@ class OrderScreen(ServiceScreen):
 
     async def _after(self, result: object, message: str | None = None) -> None:
         if result is not None and message:
-            self.notify(message, markup=False)  # it may name the order's lines
+            self.notify(message)  # it may name the order's lines
         await self.reload()
 
     async def action_complete(self) -> None:
@@ -422,9 +422,7 @@ class OrderScreen(ServiceScreen):
         assert self.order
         sent = await self.app.push_screen_wait(SendDialog(self.order))
         if sent is not None:
-            self.notify(
-                _("A payment SMS has been sent. The order is locked (MOBILBET)."), markup=False
-            )
+            self.notify(_("A payment SMS has been sent. The order is locked (MOBILBET)."))
         await self.reload()
 
     async def action_check_payment(self) -> None:
@@ -437,8 +435,7 @@ class OrderScreen(ServiceScreen):
             self.notify(
                 _("Mobile payment {ref}: {state}").format(
                     ref=view.reference, state=view.state_label
-                ),
-                markup=False,
+                )
             )
         await self.reload()
 
@@ -499,7 +496,7 @@ class OrderScreen(ServiceScreen):
 
         fields = [("amount", _("Refund amount"), left.format()), ("note", _("Note"), "")]
         if await self.app.push_screen_wait(FormDialog(_("Refund"), fields, save)):
-            self.notify(_("The refund has been made."), markup=False)
+            self.notify(_("The refund has been made."))
         await self.reload()
 
     @work(group="dialogs")
@@ -528,8 +525,7 @@ class OrderScreen(ServiceScreen):
             self.notify(
                 _("Order {n} is posted: invoice {invoice}, verification {ver}.").format(
                     n=self.number, invoice=posted.invoice_number, ver=posted.verification_number
-                ),
-                markup=False,
+                )
             )
         await self.reload()
 
@@ -538,7 +534,7 @@ class OrderScreen(ServiceScreen):
 
         path = await self.call(print_invoice, self.vapp.db, self.vapp.settings, self.number)
         if path is not None:
-            self.notify(_("The invoice is saved as {path}.").format(path=path), markup=False)
+            self.notify(_("The invoice is saved as {path}.").format(path=path))
 
     @work(group="dialogs")
     async def action_email_invoice(self) -> None:
@@ -558,7 +554,7 @@ class OrderScreen(ServiceScreen):
                 if sent.queued
                 else _("Invoice {n} has already been e-mailed to {to}.")
             )
-            self.notify(message.format(n=sent.invoice_number, to=sent.to), markup=False)
+            self.notify(message.format(n=sent.invoice_number, to=sent.to))
         await self.reload()
 
     @work(group="dialogs")
@@ -587,8 +583,7 @@ class OrderScreen(ServiceScreen):
             self.notify(
                 _("Credit note {n} for invoice {invoice} is booked.").format(
                     n=credit.number, invoice=credit.original_invoice_number
-                ),
-                markup=False,
+                )
             )
             if credit.copy_order_number:
                 self.app.push_screen(OrderScreen(credit.copy_order_number))

@@ -254,7 +254,7 @@ class OrderListScreen(ServiceScreen):
         if done is not None:
             path, n = done
             text = ngettext("{n} order exported to {path}", "{n} orders exported to {path}", n)
-            self.notify(text.format(n=n, path=path), timeout=15, markup=False)
+            self.notify(text.format(n=n, path=path), timeout=15)
 
     def action_focus_filter(self) -> None:
         self.query_one("#search", Input).focus()
@@ -323,7 +323,6 @@ class OrderListScreen(ServiceScreen):
                 self.notify(
                     _("Customer number: enter the customer's number (F2 finds it)"),
                     severity="error",
-                    markup=False,
                 )
                 return False
             order = await self.call(

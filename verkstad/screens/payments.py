@@ -258,8 +258,7 @@ class PaymentsScreen(ServiceScreen):
             self.notify(
                 _(
                     "Payment {ref} is not for an order (a free request from the customer card)."
-                ).format(ref=p.reference),
-                markup=False,
+                ).format(ref=p.reference)
             )
         else:
             self.app.push_screen(OrderScreen(p.order_number))
@@ -267,13 +266,13 @@ class PaymentsScreen(ServiceScreen):
     async def action_mark_read(self) -> None:
         p = self.selected()
         if p is not None and await self.attempt(mark_read, self.vapp.db, self.vapp.actor, p.id):
-            self.notify(_("Payment {ref} marked as read.").format(ref=p.reference), markup=False)
+            self.notify(_("Payment {ref} marked as read.").format(ref=p.reference))
             await self.reload()
 
     async def action_consolidate(self) -> None:
         p = self.selected()
         if p is not None and await self.attempt(consolidate, self.vapp.db, self.vapp.actor, p.id):
-            self.notify(_("Payment {ref} consolidated.").format(ref=p.reference), markup=False)
+            self.notify(_("Payment {ref} consolidated.").format(ref=p.reference))
             await self.reload()
 
     @work(group="dialogs")
@@ -291,9 +290,7 @@ class PaymentsScreen(ServiceScreen):
         vapp = self.vapp
         view = await self.call(cancel_request, vapp.db, vapp.providers, vapp.actor, p.id)
         if view is not None:
-            self.notify(
-                _("Payment request {ref} is cancelled.").format(ref=p.reference), markup=False
-            )
+            self.notify(_("Payment request {ref} is cancelled.").format(ref=p.reference))
         await self.reload()
 
     @work(group="dialogs")
@@ -319,11 +316,7 @@ class PaymentsScreen(ServiceScreen):
         if done is not None:
             path, n = done
             count = ngettext("{n} payment", "{n} payments", n).format(n=n)
-            self.notify(
-                _("{count} exported to {path}").format(count=count, path=path),
-                timeout=15,
-                markup=False,
-            )
+            self.notify(_("{count} exported to {path}").format(count=count, path=path), timeout=15)
 
 
 class HistoryDialog(ModalScreen[None]):

@@ -7,8 +7,8 @@ a name, a line or a note stopped the screen's paint with a MarkupError. So:
 
 - a DataTable row is ``add_row(*plain_row(...))``, its cells (and a Select's labels)
   ``plain(value)``, a Rich ``Text`` shown as is;
-- a Static or Label that shows only data or messages has ``markup=False``, a notification
-  ``markup=False``;
+- a Static or Label that shows only data or messages has ``markup=False`` (notifications
+  are always plain text: ``VerkstadApp.notify``);
 - where our own markup (``[b]…[/b]``) surrounds data, the data goes in through ``escape``.
 """
 
