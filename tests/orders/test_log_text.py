@@ -24,8 +24,9 @@ def test_a_changed_line_shows_only_what_changed_in_its_own_words(db, admin):
     assert changes[-1] == ("update_line", "Quantity: 1", "Quantity: 2")
     added = next(c for c in changes if c[0] == "add_line")
     assert added[1] == ""
-    assert "Kind: Part" in added[2] and "Description: Bromsbelägg" in added[2]
+    assert added[2].startswith("Description: Bromsbelägg, Quantity: 1, Unit: st")
     assert "Unit price excl. VAT: 1,199.20" in added[2]  # öre as an amount, not 119920
+    assert "Kind: Part" in added[2] and "Art. no." not in added[2]  # (none was given)
     assert "{" not in added[2] and "_minor" not in added[2]
 
 

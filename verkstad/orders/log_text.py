@@ -14,15 +14,16 @@ from verkstad.i18n import N_, _
 from verkstad.money import format_amount
 from verkstad.orders.status import LINE_KINDS
 
+# In the order they are shown (the Logg tab shortens a long entry: what matters first).
 FIELDS = {
-    "kind": N_("Kind"),
     "description": N_("Description"),
-    "article_number": N_("Art. no."),
-    "unit": N_("Unit"),
     "quantity_milli": N_("Quantity"),
+    "unit": N_("Unit"),
     "unit_price_minor": N_("Unit price excl. VAT"),
     "discount_bp": N_("Discount %"),
     "vat_rate": N_("VAT %"),
+    "kind": N_("Kind"),
+    "article_number": N_("Art. no."),
     "notes": N_("Notes"),
     "payment_method": N_("Payment method"),
     "vehicle": N_("Vehicle"),
@@ -34,6 +35,7 @@ FIELDS = {
     "invoice": N_("Invoice no."),
     "level": N_("Reminder"),
 }
+RANK = {key: i for i, key in enumerate(FIELDS)}
 
 
 def _value(key: str, value: Any) -> str:
@@ -51,6 +53,7 @@ def _value(key: str, value: Any) -> str:
 
 
 def _fields(values: dict[str, Any], keys: list[str]) -> str:
+    keys = sorted(keys, key=lambda k: RANK.get(k, len(RANK)))
     return ", ".join(
         f"{_(FIELDS[k]) if k in FIELDS else k}: {_value(k, values.get(k))}" for k in keys
     )
@@ -69,7 +72,11 @@ def log_change(before: Any, after: Any) -> tuple[str, str]:
     if isinstance(before, dict) and isinstance(after, dict):
         changed = [k for k in {**before, **after} if before.get(k) != after.get(k)]
         return _fields(before, changed), _fields(after, changed)
-    return (
-        _fields(before, list(before)) if isinstance(before, dict) else _text(before),
-        _fields(after, list(after)) if isinstance(after, dict) else _text(after),
-    )
+    return _side(before), _side(after)
+
+
+def _side(value: Any) -> str:
+    """A record alone (a line added or deleted): the fields it has a value for."""
+    if isinstance(value, dict):
+        return _fields(value, [k for k, v in value.items() if v not in (None, "")])
+    return _text(value)
