@@ -121,23 +121,23 @@ class OrderListScreen(ServiceScreen):
     def _filter(self) -> OrderFilter | None:
         """The filter from the inputs, or None (with the reason shown) if a date is wrong."""
 
-        def day(input_id: str, label: str, end: bool) -> Any:
-            text = self.query_one(f"#{input_id}", Input).value.strip()
+        def day(input_id: str, end: bool) -> Any:
+            field = self.query_one(f"#{input_id}", Input)
+            text = field.value.strip()
             if not text:
                 return None
             try:
                 d = date.fromisoformat(text)
             except ValueError:
-                raise ValueError(
-                    _("{field}: must be a date written YYYY-MM-DD").format(field=label)
-                ) from None
+                message = _("{field}: must be a date written YYYY-MM-DD")
+                raise ValueError(message.format(field=field.placeholder)) from None  # its name
             return local_day_end(d) if end else local_day_start(d)
 
         status = self.query_one("#status", Select).value
         paid = self.query_one("#paid", Select).value
         try:
-            received_from = day("received-from", _("Received from"), False)
-            received_to = day("received-to", _("Received to"), True)
+            received_from = day("received-from", False)
+            received_to = day("received-to", True)
         except ValueError as e:
             self.query_one("#list-status", Label).update(str(e))
             return None
