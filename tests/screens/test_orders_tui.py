@@ -40,7 +40,7 @@ async def test_bad_date_filter_says_so_and_keeps_the_list(db, admin, make_app):
         await wait_until(pilot, lambda: table.row_count == 1)
         app.screen.query_one("#received-from", Input).value = "2026-13-40"
         status = app.screen.query_one("#list-status", Static)
-        message = "Paid from (date): must be a date written YYYY-MM-DD"  # named as on screen
+        message = "Paid from: must be a date written YYYY-MM-DD"  # named as on screen
         await wait_until(pilot, lambda: message in str(status.render()), "the date message")
         assert table.row_count == 1
 

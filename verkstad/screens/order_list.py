@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import DataTable, Header, Input, Label, Select
+from textual.widgets import DataTable, Header, Input, Label
 
 from verkstad.clock import format_datetime, local_day_end, local_day_start
 from verkstad.i18n import _, ngettext
@@ -25,6 +25,7 @@ from verkstad.orders.queries import COLUMNS, Cursor, OrderFilter, OrderRow, list
 from verkstad.orders.status import OrderStatus
 from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
+from verkstad.screens.choice import ChoiceField
 from verkstad.screens.footer import KeyFooter
 from verkstad.screens.plain import plain_row
 from verkstad.users import get_preferences, set_preference
@@ -41,10 +42,10 @@ DEFAULT_COLUMNS = [
     "received_at",
 ]
 DEBOUNCE_SECONDS = 0.3
-# The screen's lines around the table (app.tcss): the header, the filter row (3), the
-# status line and the footer. The first page is sized from the terminal with them before
-# the layout exists, so it is painted with the screen rather than after it.
-AROUND_THE_TABLE = 6
+# The screen's lines around the table (app.tcss): the header, the filter bar, the status
+# line and the footer. The first page is sized from the terminal with them before the
+# layout exists, so it is painted with the screen rather than after it.
+AROUND_THE_TABLE = 4
 
 
 def cell(key: str, row: OrderRow) -> str:
@@ -78,18 +79,18 @@ class OrderListScreen(ServiceScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="filters"):
-            yield Input(placeholder=_("Search (no., name, reg.)"), id="search")
-            yield Select(
-                [(s.value, s.value) for s in OrderStatus], prompt=_("All statuses"), id="status"
+        with Horizontal(id="filters", classes="filter-bar"):
+            yield Input(placeholder=_("Search (no., name, reg.)"), id="search", compact=True)
+            yield ChoiceField(
+                [(s.value, s.value) for s in OrderStatus], _("All statuses"), id="status"
             )
-            yield Select(
+            yield ChoiceField(
                 [(_("Payment received"), "yes"), (_("Not received"), "no")],
-                prompt=_("Paid or not"),
+                _("Paid or not"),
                 id="paid",
             )
-            yield Input(placeholder=_("Paid from (date)"), id="received-from")
-            yield Input(placeholder=_("Paid to (date)"), id="received-to")
+            yield Input(placeholder=_("Paid from"), id="received-from", compact=True)
+            yield Input(placeholder=_("Paid through"), id="received-to", compact=True)
         yield Label("", id="list-status", markup=False)
         yield DataTable(id="orders", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
@@ -133,8 +134,8 @@ class OrderListScreen(ServiceScreen):
                 raise ValueError(message.format(field=field.placeholder)) from None  # its name
             return local_day_end(d) if end else local_day_start(d)
 
-        status = self.query_one("#status", Select).value
-        paid = self.query_one("#paid", Select).value
+        status = self.query_one("#status", ChoiceField).value
+        paid = self.query_one("#paid", ChoiceField).value
         try:
             received_from = day("received-from", False)
             received_to = day("received-to", True)
@@ -142,9 +143,9 @@ class OrderListScreen(ServiceScreen):
             self.query_one("#list-status", Label).update(str(e))
             return None
         return OrderFilter(
-            statuses=(OrderStatus(str(status)),) if status is not Select.NULL else (),
+            statuses=() if status is None else (OrderStatus(status),),
             text=self.query_one("#search", Input).value,
-            received=None if paid is Select.NULL else paid == "yes",
+            received=None if paid is None else paid == "yes",
             received_from=received_from,
             received_to=received_to,
         )
@@ -204,7 +205,7 @@ class OrderListScreen(ServiceScreen):
         self._debounce = self.set_timer(DEBOUNCE_SECONDS, self.reload)
 
     @on(Input.Changed)
-    @on(Select.Changed)
+    @on(ChoiceField.Changed)
     def _filters_changed(self) -> None:
         self._schedule_reload()
 

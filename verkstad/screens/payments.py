@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import DataTable, Header, Input, Label, Select
+from textual.widgets import DataTable, Header, Input, Label
 
 from verkstad.clock import format_date, format_datetime, local
 from verkstad.config import data_dir
@@ -29,6 +29,7 @@ from verkstad.mpay.status import LIVE, STATE_LABELS, PaymentState
 from verkstad.mpay.views import PaymentView
 from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
+from verkstad.screens.choice import ChoiceField
 from verkstad.screens.dialogs import ConfirmDialog
 from verkstad.screens.footer import KeyFooter
 from verkstad.screens.plain import plain_row
@@ -132,18 +133,20 @@ class PaymentsScreen(ServiceScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="payment-filters"):
-            yield Select(
+        with Horizontal(id="payment-filters", classes="filter-bar"):
+            yield ChoiceField(
                 [(_(STATE_LABELS[s]), s.value) for s in PaymentState],
-                prompt=_("All statuses"),
+                _("All statuses"),
                 id="payment-state",
             )
-            yield Select(
+            yield ChoiceField(
                 [(name.capitalize(), name) for name in PROVIDER_NAMES],
-                prompt=_("All providers"),
+                _("All providers"),
                 id="payment-provider",
             )
-            yield Input(placeholder=_("Cust. no."), restrict=r"[0-9]*", id="payment-customer")
+            yield Input(
+                placeholder=_("Cust. no."), restrict=r"[0-9]*", id="payment-customer", compact=True
+            )
         yield Label("", id="payments-info")
         yield DataTable(id="payment-table", cursor_type="row", zebra_stripes=True)
         yield Label(legend(), id="payments-legend")
@@ -160,13 +163,13 @@ class PaymentsScreen(ServiceScreen):
     # ------------------------------------------------------------ loading
 
     def _filter(self) -> PaymentFilter:
-        state = self.query_one("#payment-state", Select).value
-        provider = self.query_one("#payment-provider", Select).value
+        state = self.query_one("#payment-state", ChoiceField).value
+        provider = self.query_one("#payment-provider", ChoiceField).value
         customer = self.query_one("#payment-customer", Input).value
         return PaymentFilter(
             mine=self.mine,
-            states=() if state is Select.NULL else (PaymentState(str(state)),),
-            provider=None if provider is Select.NULL else str(provider),
+            states=() if state is None else (PaymentState(state),),
+            provider=provider,
             customer_number=int(customer) if customer else None,
         )
 
@@ -204,7 +207,7 @@ class PaymentsScreen(ServiceScreen):
             await self.reload()
 
     @on(Input.Changed, "#payment-customer")
-    @on(Select.Changed)
+    @on(ChoiceField.Changed)
     def _filters_changed(self) -> None:
         if self._debounce is not None:
             self._debounce.stop()
