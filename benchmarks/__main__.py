@@ -246,6 +246,7 @@ def start_figures(path: Path, runs: int) -> list[Row]:
             check=True,
             stdout=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
+            timeout=60,  # a start that never exits fails the run rather than hanging it
         )
 
     # verkstad's bytecode, as an install has it (pip compiles what it installs, Textual
@@ -406,9 +407,9 @@ def print_table(rows: list[Row], orders: int) -> None:
     cells = [r.cells() for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    count = f"{orders:,}".replace(",", " ")
     print(
-        f"\nverkstad benchmarks — {orders:,} orders — {os.cpu_count()} cores — "
-        f"load average {load}\n".replace(",", " ", 1)
+        f"\nverkstad benchmarks — {count} orders — {os.cpu_count()} cores — load average {load}\n"
     )
     print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
     print("  ".join("-" * w for w in widths))

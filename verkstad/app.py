@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -123,15 +124,20 @@ class VerkstadApp(App[None]):
         await self.push_screen(OrderListScreen())
 
     def first_page_shown(self) -> None:
-        """The order list has its first page: now what the counter does in the background
-        (Harlequin's lesson: nothing the first screen does not show delays it)."""
+        """The order list's first page is in (or could not be read): now what the counter
+        does in the background (Harlequin's lesson: nothing the first screen does not show
+        delays it)."""
         if self._background_started:
             return
         self._background_started = True
         if self.exit_after_first_paint:
             self.call_after_refresh(self.exit)  # once the page is painted
         else:
-            self.run_worker(self._start_background(), name="after-first-paint")
+            self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        gc.enable()  # held off by open_tui while the first page was built (cold start)
+        self.run_worker(self._start_background(), name="after-first-paint")
 
     async def _start_background(self) -> None:
         full = getattr(self.settings, "full", None)  # read quickly: validate the rest now

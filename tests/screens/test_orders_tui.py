@@ -1,5 +1,7 @@
 """The order list and the order screen driven with the keyboard, as staff use them."""
 
+import gc
+
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from tests.helpers import customer, order_with_lines
@@ -9,6 +11,7 @@ from verkstad.orders.status import OrderStatus
 from verkstad.screens import order_list
 from verkstad.screens.order_form import OrderScreen
 from verkstad.screens.order_list import OrderListScreen
+from verkstad.users import Role, add_user
 
 
 def _rows(table: DataTable) -> list[list[str]]:
@@ -227,3 +230,27 @@ async def test_the_first_page_is_read_once_at_the_height_the_layout_gives(
         assert isinstance(screen, OrderListScreen)
         assert sizes == [screen.page_size()] == [table.row_count]
         assert table.size.height == table.row_count + 2  # its header and a spare line
+
+
+async def test_a_first_page_that_fails_still_starts_the_counters_work(
+    db, admin, make_app, monkeypatch
+):
+    """What starts after the first page (who is at the counter, the collector open_tui holds
+    off during start-up) starts even when that page could not be read."""
+    add_user(db, admin, "bo", Role.STAFF, "Bo Ek")
+
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(order_list, "list_orders", broken)
+    app = make_app()
+    app.pick_user = True
+    gc.disable()  # as open_tui does before it starts the app
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            name = lambda: type(app.screen).__name__  # noqa: E731
+            await wait_until(pilot, lambda: name() == "ChoiceDialog", "who is at the counter")
+            assert gc.isenabled()
+            assert app.screen_stack[1].query_one("#orders", DataTable).row_count == 0
+    finally:
+        gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import subprocess
 import sys
@@ -16,9 +17,16 @@ DEMO_ORDERS = 20_000
 
 
 def open_tui(c: Context) -> None:
-    from verkstad.app import VerkstadApp
+    # No collections while the app starts: what it builds lives on, and the collector would
+    # only walk it again and again (~50 ms of the cold start, BENCHMARKS.md). The app
+    # enables it once the first page is painted; this, if the app never got that far.
+    gc.disable()
+    try:
+        from verkstad.app import VerkstadApp
 
-    VerkstadApp(c.db, c.actor, c.settings, pick_user=not c.settings.user).run()
+        VerkstadApp(c.db, c.actor, c.settings, pick_user=not c.settings.user).run()
+    finally:
+        gc.enable()
 
 
 def open_demo(c: Context) -> None:

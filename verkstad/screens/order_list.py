@@ -74,7 +74,6 @@ class OrderListScreen(ServiceScreen):
         self.pages: list[Cursor | None] = [None]  # where each page visited so far starts
         self.next_cursor: Cursor | None = None
         self._debounce: Timer | None = None
-        self._shown = False  # the first page has been shown
         self._resumed = False
 
     def compose(self) -> ComposeResult:
@@ -106,6 +105,7 @@ class OrderListScreen(ServiceScreen):
         self.descending = bool(prefs.get("order_desc", self.descending))
         self._build_columns()
         await self.reload()
+        self.vapp.first_page_shown()  # even if the page failed: the counter's work goes on
 
     async def on_resize(self) -> None:
         if self.is_mounted and self.query_one(DataTable).row_count not in (0, self.page_size()):
@@ -182,9 +182,6 @@ class OrderListScreen(ServiceScreen):
             column.content_width = max(column.content_width, *map(cell_len, column_texts))
         if cursor_at_end and page.rows:
             table.move_cursor(row=len(page.rows) - 1)
-        if not self._shown:
-            self._shown = True
-            self.vapp.first_page_shown()
         label = _(COLUMNS[self.sort][1]) + (" ↓" if self.descending else " ↑")
         more = _("more follow (PageDown)") if page.next else _("end of list")
         self.query_one("#list-status", Label).update(
