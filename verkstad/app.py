@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.notifications import SeverityLevel
@@ -95,8 +95,10 @@ class VerkstadApp(App[None]):
         self.exit_after_first_paint = os.environ.get(EXIT_AFTER_FIRST_PAINT) == "1"
         self._background_started = False
 
-    def compose(self) -> ComposeResult:
-        yield from ()
+    def get_default_screen(self) -> Screen[Any]:
+        # The list is the first screen itself: pushed over Textual's blank default screen,
+        # it was styled and resumed once more before its first paint (cold start).
+        return OrderListScreen()
 
     def notify(
         self,
@@ -121,7 +123,6 @@ class VerkstadApp(App[None]):
         if company[1] is not None:
             self.company_country = company[1].country
         self.sub_title = self.actor.name
-        await self.push_screen(OrderListScreen())
 
     def first_page_shown(self) -> None:
         """The order list's first page is in (or could not be read): now what the counter
@@ -203,7 +204,7 @@ class VerkstadApp(App[None]):
     # ------------------------------------------------------------ global actions
 
     async def action_order_list(self) -> None:
-        while len(self.screen_stack) > 2 and not isinstance(self.screen, OrderListScreen):
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, OrderListScreen):
             self.pop_screen()
         if isinstance(self.screen, OrderListScreen):
             await self.screen.reload()

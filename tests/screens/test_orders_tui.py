@@ -251,6 +251,6 @@ async def test_a_first_page_that_fails_still_starts_the_counters_work(
             name = lambda: type(app.screen).__name__  # noqa: E731
             await wait_until(pilot, lambda: name() == "ChoiceDialog", "who is at the counter")
             assert gc.isenabled()
-            assert app.screen_stack[1].query_one("#orders", DataTable).row_count == 0
+            assert app.screen_stack[0].query_one("#orders", DataTable).row_count == 0
     finally:
         gc.enable()
