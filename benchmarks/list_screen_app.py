@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 CSS = Path(__file__).resolve().parents[1] / "verkstad" / "app.tcss"
 # verkstad's drop-down (ChoiceField) as it looks closed: one line, the prompt and an arrow.
-CHOICE = "Static.choice { width: auto; height: 1; padding: 0 1; background: $boost; }"
+CHOICE = "Static.choice { width: auto; height: 1; padding-left: 1; background: $boost; }"
 COLUMNS = ("Nr", "Kundnr", "Kundnamn", "Regnr", "Status", "Belopp", "Betalsätt", "Betald", "Tid")
 
 

@@ -32,7 +32,7 @@ class ChoiceField(Widget, can_focus=True):
     ChoiceField {
         width: auto;
         height: 1;
-        padding: 0 1;
+        padding-left: 1;  /* the arrow ends it */
         background: $boost;
         &:focus { background-tint: $foreground 10%; text-style: bold; }
     }
