@@ -438,7 +438,7 @@ def main() -> int:
     if wanted("pg") and not args.no_pg:
         rows += pg_figures(orders, 30)
     if wanted("start"):
-        rows += start_figures(path, 5 if args.quick else 7)
+        rows += start_figures(path, 5 if args.quick else 15)
     if wanted("memory"):
         rows += memory_figure(path)
     if wanted("poll"):
