@@ -1,11 +1,15 @@
 """The filter bars' drop-down (ChoiceField), alone and in the order list."""
 
+import pytest
+from rich.cells import cell_len
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable, OptionList
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, OptionList
 
 from tests.helpers import customer, order_with_lines
 from tests.screens.conftest import wait_until
 from verkstad.clock import now
+from verkstad.i18n import LANGUAGES, set_language
 from verkstad.orders import service
 from verkstad.orders.status import PaymentMethod
 from verkstad.screens.choice import ChoiceField, ChoicePopup
@@ -101,8 +105,24 @@ async def test_the_paid_filter_shows_only_paid_orders(db, admin, make_app):
         table = app.screen.query_one("#orders", DataTable)
         await wait_until(pilot, lambda: table.row_count == 2, "both orders")
         field = app.screen.query_one("#paid", ChoiceField)
-        assert field.region.right <= 80  # the whole bar fits an 80-column terminal
         field.focus()
         await pilot.press("enter", "down", "enter")  # "Betalning mottagen"
         await wait_until(pilot, lambda: table.row_count == 1, "the paid order alone")
         assert str(table.get_row_at(0)[0]) == str(paid.number)
+
+
+async def _fits(pilot: Pilot, last: Input) -> None:
+    await wait_until(pilot, lambda: last.region.width > 0, "the laid-out bar")
+    assert last.region.width >= cell_len(last.placeholder), "its name shown whole"
+    assert last.region.right <= 80, "in view"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_the_filter_bars_fit_80_columns(make_app, lang):
+    """The last field of each list's filter bar is in view, in every language."""
+    set_language(lang)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _fits(pilot, app.screen.query_one("#received-to", Input))
+        await app.action_payments()
+        await _fits(pilot, app.screen.query_one("#payment-customer", Input))
