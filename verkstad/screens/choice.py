@@ -64,10 +64,6 @@ class ChoiceField(Widget, can_focus=True):
     def value(self) -> str | None:
         return self.options[self.index][1]
 
-    @value.setter
-    def value(self, value: str | None) -> None:
-        self._choose([v for _label, v in self.options].index(value))
-
     def _choose(self, index: int) -> None:
         if index != self.index:
             self.index = index
@@ -104,6 +100,7 @@ class ChoicePopup(ModalScreen[int | None]):
     beside the list leaves the choice as it was."""
 
     DEFAULT_CSS = """
+    ChoicePopup { background: $background 0%; }  /* the list stays in view under it */
     ChoicePopup > OptionList { width: auto; height: auto; max-height: 14; border: tall $border; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", show=False)]
