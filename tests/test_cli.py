@@ -68,6 +68,26 @@ def test_whole_order_flow(cli):
         ),
         (["orders", "show", "4711"], "There is no order number 4711."),
         (["orders", "list", "--received-from", "2026-13-01"], "--received-from: must be a date"),
+        (
+            ["orders", "list", "--received-from", "2026-03-05", "--received-to", "2026-03-04"],
+            "--received-to: must not be before --received-from",
+        ),
+        (
+            ["orders", "list", "--created-from", "2026-03-05", "--created-to", "2026-01-01"],
+            "--created-to: must not be before --created-from",
+        ),
+        (
+            [
+                "export",
+                "csv",
+                "payments",
+                "--created-from",
+                "2026-03-05",
+                "--created-to",
+                "2026-03-01",
+            ],
+            "--created-to: must not be before --created-from",
+        ),
         (["orders", "list", "--status", "BETALD"], "Status: must be one of"),
         (["orders", "list", "--sort", "secret"], "Sort: must be one of"),
         (["users", "add", "x", "--role", "BOSS"], "Role: must be one of"),

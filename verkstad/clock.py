@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 
-from verkstad.i18n import babel_locale
+from verkstad.errors import ValidationError
+from verkstad.i18n import _, babel_locale
 
 DEFAULT_TIMEZONE = "Europe/Stockholm"
 _zone = ZoneInfo(DEFAULT_TIMEZONE)
@@ -56,6 +57,30 @@ def local_day_start(day: date) -> datetime:
 def local_day_end(day: date) -> datetime:
     """Midnight after ``day`` in the workshop's zone, as UTC (exclusive bound)."""
     return local_day_start(day + timedelta(days=1))
+
+
+def parse_date(text: str | None, field: str) -> date | None:
+    """A date typed as YYYY-MM-DD, or None if nothing was typed; ``field`` names it."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(field, _("must be a date written YYYY-MM-DD")) from None
+
+
+def local_days(
+    first: date | None, last: date | None, first_field: str, last_field: str
+) -> tuple[datetime | None, datetime | None]:
+    """The whole days ``first`` through ``last`` in the workshop's zone, as UTC bounds
+    [start, end) for a filter; either end may be open (None). A range that ends before it
+    starts is refused, naming both fields (it would only show an empty list)."""
+    if first is not None and last is not None and last < first:
+        raise ValidationError(last_field, _("must not be before {field}").format(field=first_field))
+    return (
+        None if first is None else local_day_start(first),
+        None if last is None else local_day_end(last),
+    )
 
 
 def today() -> date:

@@ -48,6 +48,22 @@ async def test_bad_date_filter_says_so_and_keeps_the_list(db, admin, make_app):
         assert table.row_count == 1
 
 
+async def test_a_range_that_ends_before_it_starts_says_so_and_keeps_the_list(db, admin, make_app):
+    order_with_lines(db, admin)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#orders", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1)
+        app.screen.query_one("#received-from", Input).value = "2026-03-05"
+        app.screen.query_one("#received-to", Input).value = "2026-03-04"
+        status = app.screen.query_one("#list-status", Static)
+        message = "Paid through: must not be before Paid from"  # it would list nothing
+        await wait_until(pilot, lambda: message in str(status.render()), "the range message")
+        assert table.row_count == 1
+        app.screen.query_one("#received-to", Input).value = "2026-03-05"  # one whole day
+        await wait_until(pilot, lambda: "Page 1" in str(status.render()), "the list again")
+
+
 async def test_open_add_line_complete_and_locked(db, admin, make_app):
     order = order_with_lines(db, admin)
     app = make_app()

@@ -23,8 +23,8 @@ from verkstad.cli.common import (
     emit,
     emit_json,
     info,
-    parse_date,
 )
+from verkstad.clock import local_days, parse_date
 from verkstad.errors import DomainError, ValidationError
 from verkstad.i18n import _
 from verkstad.money import Money
@@ -586,7 +586,6 @@ def _payment_filter(
     created_from: str | None,
     created_to: str | None,
 ) -> Any:
-    from verkstad.clock import local_day_end, local_day_start
     from verkstad.mpay.payments import PaymentFilter
     from verkstad.mpay.status import PaymentState
 
@@ -596,13 +595,17 @@ def _payment_filter(
         raise ValidationError(
             _("Status"), _("must be one of: {choices}").format(choices=", ".join(PaymentState))
         ) from None
-    start = parse_date(created_from, "--created-from")
-    end = parse_date(created_to, "--created-to")
+    start, end = local_days(
+        parse_date(created_from, "--created-from"),
+        parse_date(created_to, "--created-to"),
+        "--created-from",
+        "--created-to",
+    )
     return PaymentFilter(
         mine=mine,
         states=states,
         provider=provider.strip().lower() if provider else None,
         customer_number=customer,
-        created_from=local_day_start(start) if start else None,
-        created_to=local_day_end(end) if end else None,
+        created_from=start,
+        created_to=end,
     )

@@ -13,7 +13,6 @@ from typing import Any
 import typer
 
 from verkstad.cli.context import Context
-from verkstad.errors import ValidationError
 from verkstad.i18n import _
 
 
@@ -30,15 +29,6 @@ def ctx_of(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj
     assert isinstance(obj, Context)
     return obj
-
-
-def parse_date(text: str | None, field: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(field, _("must be a date written YYYY-MM-DD")) from None
 
 
 def _plain(value: Any) -> Any:

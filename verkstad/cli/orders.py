@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any
 
 import typer
 
-from verkstad.cli.common import FORMAT_HELP, OutputFormat, ctx_of, emit, emit_json, info, parse_date
-from verkstad.clock import format_datetime
+from verkstad.cli.common import FORMAT_HELP, OutputFormat, ctx_of, emit, emit_json, info
+from verkstad.clock import format_datetime, local_days, parse_date
 from verkstad.formatting import format_percent_bp, format_quantity
 from verkstad.i18n import _
 from verkstad.money import Money
@@ -284,26 +285,27 @@ def build_filter(
     search: str,
 ) -> Any:
     """The list filter from CLI text; dates are whole days in the workshop's time zone."""
-    from verkstad.clock import local_day_end, local_day_start
     from verkstad.orders.queries import OrderFilter
     from verkstad.orders.service import parse_payment_method
     from verkstad.orders.status import parse_status
 
-    def day(text: str | None, field: str, end: bool = False) -> Any:
-        d = parse_date(text, field)
-        if d is None:
-            return None
-        return local_day_end(d) if end else local_day_start(d)
+    def days(
+        start: str | None, end: str | None, option: str
+    ) -> tuple[datetime | None, datetime | None]:
+        first, last = f"--{option}-from", f"--{option}-to"
+        return local_days(parse_date(start, first), parse_date(end, last), first, last)
 
+    received = days(received_from, received_to, "received")
+    created = days(created_from, created_to, "created")
     return OrderFilter(
         statuses=tuple(parse_status(s) for s in statuses),
         customer_number=customer,
         text=search,
         received=paid,
-        received_from=day(received_from, "--received-from"),
-        received_to=day(received_to, "--received-to", end=True),
-        created_from=day(created_from, "--created-from"),
-        created_to=day(created_to, "--created-to", end=True),
+        received_from=received[0],
+        received_to=received[1],
+        created_from=created[0],
+        created_to=created[1],
         payment_method=parse_payment_method(method) if method else None,
     )
 

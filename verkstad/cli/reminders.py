@@ -13,8 +13,8 @@ from typing import Any
 
 import typer
 
-from verkstad.cli.common import OutputFormat, ctx_of, emit, info, parse_date
-from verkstad.clock import format_date, local_day_start, now, today, workshop_zone
+from verkstad.cli.common import OutputFormat, ctx_of, emit, info
+from verkstad.clock import format_date, local_day_start, now, parse_date, today, workshop_zone
 from verkstad.errors import DomainError, ValidationError
 from verkstad.i18n import _
 from verkstad.money import Money, format_amount

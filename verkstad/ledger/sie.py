@@ -243,7 +243,7 @@ def export_sie(
     if sie_type not in SIE_TYPES:
         raise ValidationError("--type", _("must be 4i or 4e"))
     if date_to < date_from:
-        raise ValidationError("--to", _("must not be before --from"))
+        raise ValidationError("--to", _("must not be before {field}").format(field="--from"))
     year = None
     if sie_type == "4e":
         if date_to.year != date_from.year:

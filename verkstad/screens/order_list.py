@@ -7,8 +7,7 @@ fast on a million orders as on ten.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.cells import cell_len
 from textual import events, on, work
@@ -18,7 +17,8 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Label
 
-from verkstad.clock import format_datetime, local_day_end, local_day_start
+from verkstad.clock import format_datetime, local_days, parse_date
+from verkstad.errors import ValidationError
 from verkstad.i18n import _, ngettext
 from verkstad.money import Money
 from verkstad.orders.queries import COLUMNS, Cursor, OrderFilter, OrderRow, list_orders
@@ -120,28 +120,21 @@ class OrderListScreen(ServiceScreen):
         return max(10, height - 2)
 
     def _filter(self) -> OrderFilter | None:
-        """The filter from the inputs, or None (with the reason shown) if a date is wrong."""
-
-        def day(input_id: str, end: bool) -> Any:
-            field = self.query_one(f"#{input_id}", Input)
-            text = field.value.strip()
-            if not text:
-                return None
-            try:
-                d = date.fromisoformat(text)
-            except ValueError:
-                message = _("{field}: must be a date written YYYY-MM-DD")
-                raise ValueError(message.format(field=field.placeholder)) from None  # its name
-            return local_day_end(d) if end else local_day_start(d)
-
-        status = self.query_one("#status", ChoiceField).value
-        paid = self.query_one("#paid", ChoiceField).value
-        try:
-            received_from = day("received-from", False)
-            received_to = day("received-to", True)
-        except ValueError as e:
+        """The filter from the inputs, or None (with the reason shown) if a date or the range
+        is wrong."""
+        start, end = (self.query_one(f"#{id}", Input) for id in ("received-from", "received-to"))
+        try:  # each field named as on screen: by its placeholder
+            received_from, received_to = local_days(
+                parse_date(start.value.strip(), start.placeholder),
+                parse_date(end.value.strip(), end.placeholder),
+                start.placeholder,
+                end.placeholder,
+            )
+        except ValidationError as e:
             self.query_one("#list-status", Label).update(str(e))
             return None
+        status = self.query_one("#status", ChoiceField).value
+        paid = self.query_one("#paid", ChoiceField).value
         return OrderFilter(
             statuses=() if status is None else (OrderStatus(status),),
             text=self.query_one("#search", Input).value,
