@@ -100,7 +100,6 @@ class ChoicePopup(ModalScreen[int | None]):
     beside the list leaves the choice as it was."""
 
     DEFAULT_CSS = """
-    ChoicePopup { background: $background 0%; }  /* the list stays in view under it */
     ChoicePopup > OptionList { width: auto; height: auto; max-height: 14; border: tall $border; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", show=False)]
