@@ -47,6 +47,10 @@ world_templates = mpay_world.world_templates
 AREA = "provider faults"
 TIMEOUT = 0.12  # verkstad's HTTP timeout for the faulted call (seconds)
 LATE_MS = 300  # how late the slow provider answers
+# How late the create of the late-landing cases lands: well after the cancel that follows
+# the send's timeout is over, even on a loaded machine (at 600 ms a run beside another
+# test run once saw the cancel find the create already there).
+LANDS_LATE_MS = 2000
 
 FAULTS: dict[str, list[dict[str, Any]]] = {
     "timeout": [{"kind": "latency", "latency_ms": LATE_MS}, {"kind": "error"}],
@@ -251,7 +255,7 @@ def test_a_create_that_lands_after_its_cancellation(
             order = w.order()
             verb, path = TARGETS["send"][provider]
             w.sandbox.fault(
-                "latency", provider=provider, method=verb, path=path, latency_ms=2 * LATE_MS
+                "latency", provider=provider, method=verb, path=path, latency_ms=LANDS_LATE_MS
             )
             with pytest.raises(DomainError) as sent:
                 mpay.send(w.db, run.fast, w.actor, order)
