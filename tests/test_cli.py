@@ -177,3 +177,33 @@ def test_tables_show_names_as_typed(cli, monkeypatch):
         code, out, err = cli(*args)
         assert code == 0 and not err
         assert name in out
+
+
+def test_the_tui_quits_with_the_collector_on_and_what_it_built_frozen(monkeypatch):
+    """open_tui holds the collector off while the app starts. Once the app has quit (here,
+    failed), the collector is on again, and what was built is frozen: the interpreter's
+    collections on the way out do not walk it."""
+    import gc
+    from types import SimpleNamespace
+
+    import verkstad.app
+    from verkstad.cli.tui import open_tui
+
+    class App:  # stands in for VerkstadApp
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def run(self) -> None:
+            assert not gc.isenabled()
+            raise RuntimeError("the app failed")
+
+    monkeypatch.setattr(verkstad.app, "VerkstadApp", App)
+    context = SimpleNamespace(db=None, actor=None, settings=SimpleNamespace(user="anna"))
+    gc.unfreeze()
+    try:
+        with pytest.raises(RuntimeError):
+            open_tui(context)  # type: ignore[arg-type]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
