@@ -30,7 +30,7 @@ from verkstad.orders.views import CustomerView
 from verkstad.screens.actions import BY_ID, bindings, key_label
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ChoiceDialog, FormDialog
-from verkstad.screens.footer import KeyFooter
+from verkstad.screens.footer import KeyBar
 from verkstad.screens.plain import plain_row
 
 DEBOUNCE_SECONDS = 0.3
@@ -63,7 +63,7 @@ class CustomersScreen(ServiceScreen):
         )
         yield Label("", id="customer-status", markup=False)  # it quotes the search
         yield DataTable(id="customer-table", cursor_type="row", zebra_stripes=True)
-        yield KeyFooter()
+        yield KeyBar()
 
     async def on_mount(self) -> None:
         self.title = _("Customers")

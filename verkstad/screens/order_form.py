@@ -37,7 +37,7 @@ from verkstad.orders.views import LineView, OrderView
 from verkstad.screens.actions import BY_ID, bindings, key_label, menu_actions
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ChoiceDialog, ConfirmDialog, FormDialog
-from verkstad.screens.footer import KeyFooter
+from verkstad.screens.footer import KeyBar
 from verkstad.screens.plain import escape, plain_row
 
 S = OrderStatus
@@ -78,7 +78,7 @@ class OrderScreen(ServiceScreen):
                 yield Static("", id="payment-events", markup=False)
             with TabPane(_("Log"), id="tab-log"):
                 yield DataTable(id="log", cursor_type="row")
-        yield KeyFooter()
+        yield KeyBar()
 
     async def on_mount(self) -> None:
         lines = self.query_one("#lines", DataTable)

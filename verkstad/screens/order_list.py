@@ -26,7 +26,7 @@ from verkstad.orders.status import OrderStatus
 from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.choice import ChoiceField
-from verkstad.screens.footer import KeyFooter
+from verkstad.screens.footer import KeyBar
 from verkstad.screens.plain import plain_row
 from verkstad.users import get_preferences, set_preference
 
@@ -92,7 +92,7 @@ class OrderListScreen(ServiceScreen):
             yield Input(placeholder=_("Paid through"), id="received-to", compact=True)
         yield Label("", id="list-status", markup=False)
         yield DataTable(id="orders", cursor_type="row", zebra_stripes=True)
-        yield KeyFooter()
+        yield KeyBar()
 
     async def on_mount(self) -> None:
         self.title = _("Workshop list")

@@ -31,7 +31,7 @@ from verkstad.screens.actions import bindings
 from verkstad.screens.base import ServiceScreen
 from verkstad.screens.choice import ChoiceField
 from verkstad.screens.dialogs import ConfirmDialog
-from verkstad.screens.footer import KeyFooter
+from verkstad.screens.footer import KeyBar
 from verkstad.screens.plain import plain_row
 from verkstad.users import Role
 
@@ -150,7 +150,7 @@ class PaymentsScreen(ServiceScreen):
         yield Label("", id="payments-info")
         yield DataTable(id="payment-table", cursor_type="row", zebra_stripes=True)
         yield Label(legend(), id="payments-legend")
-        yield KeyFooter()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.mine = self.vapp.actor.role != Role.PAYMENT_MANAGER  # the bookkeeper sees all
