@@ -114,7 +114,7 @@ class VerkstadApp(App[None]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     async def on_mount(self) -> None:
-        from verkstad.mpay.views import set_capture_window
+        from verkstad.mpay.capture_window import set_capture_window
         from verkstad.orders.queries import company_basics
 
         self.set_keymap(self.settings.keys)

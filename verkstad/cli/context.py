@@ -44,7 +44,7 @@ class Context:
     def db(self) -> Database:
         if self._db is None:
             from verkstad.clock import set_timezone
-            from verkstad.mpay.views import set_capture_window
+            from verkstad.mpay.capture_window import set_capture_window
             from verkstad.orders.queries import company_basics
 
             self._db = Database(self.settings.resolved_database_url())

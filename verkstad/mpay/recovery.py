@@ -20,6 +20,7 @@ from verkstad.errors import DomainError
 from verkstad.failpoints import reach
 from verkstad.i18n import _
 from verkstad.mpay.answers import apply_status
+from verkstad.mpay.capture_window import capture_window
 from verkstad.mpay.models import PaymentOperation, PaymentRequest
 from verkstad.mpay.operations import ReconcileReport, _as_state, _run_capture, _run_operations
 from verkstad.mpay.providers.base import ProviderRefused, ProviderStatus, ProviderUnavailable
@@ -38,7 +39,7 @@ from verkstad.mpay.rows import (
     new_key,
 )
 from verkstad.mpay.status import LIVE, PaymentState
-from verkstad.mpay.views import PaymentView, capture_window
+from verkstad.mpay.views import PaymentView
 from verkstad.orders.models import Order
 from verkstad.orders.service import transition
 from verkstad.orders.status import Action, OrderStatus

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from verkstad.i18n import _
+from verkstad.mpay.capture_window import capture_window
 from verkstad.mpay.status import EVENT_LABELS, STATE_LABELS, PaymentState
 
 if TYPE_CHECKING:
     from verkstad.mpay.models import PaymentEvent, PaymentRequest
-
-# How long staff have to end a reserved payment before verkstad captures it
-# (the capture_window_minutes setting, applied at start).
-_capture_window = timedelta(minutes=15)
-
-
-def set_capture_window(minutes: int) -> None:
-    global _capture_window
-    _capture_window = timedelta(minutes=minutes)
-
-
-def capture_window() -> timedelta:
-    return _capture_window
 
 
 def link_tail(link: str | None) -> str | None:
@@ -136,7 +124,7 @@ def payment_view(
         paid_at=req.paid_at,
         expires_at=req.expires_at,
         capture_deadline=(
-            req.reserved_at + _capture_window
+            req.reserved_at + capture_window()
             if state == PaymentState.RESERVED and req.reserved_at
             else None
         ),

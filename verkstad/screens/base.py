@@ -11,7 +11,6 @@ from textual.screen import Screen
 
 from verkstad.errors import DomainError, ValidationError
 from verkstad.i18n import _
-from verkstad.screens.dialogs import FormDialog
 
 if TYPE_CHECKING:
     from verkstad.app import VerkstadApp
@@ -28,8 +27,11 @@ async def call_service(
         return True, await asyncio.to_thread(fn, *args, **kwargs)
     except DomainError as e:
         app.notify(str(e), severity="error", timeout=8)
-        if isinstance(e, ValidationError) and isinstance(app.screen, FormDialog):
-            app.screen.focus_field(e.field)  # the field to correct, not the one last typed in
+        if isinstance(e, ValidationError):
+            from verkstad.screens.dialogs import FormDialog  # (not needed to start)
+
+            if isinstance(app.screen, FormDialog):
+                app.screen.focus_field(e.field)  # the field to correct, not the last typed in
     except Exception as e:
         log.exception("service call failed")
         app.notify(_("Something went wrong: {error}").format(error=e), severity="error", timeout=10)
