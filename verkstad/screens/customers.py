@@ -32,6 +32,7 @@ from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ChoiceDialog, FormDialog
 from verkstad.screens.footer import KeyBar
 from verkstad.screens.plain import plain_row
+from verkstad.screens.table import Table
 
 DEBOUNCE_SECONDS = 0.3
 LIMIT = 100  # a search, not a list: more than this means "type more"
@@ -62,7 +63,7 @@ class CustomersScreen(ServiceScreen):
             placeholder=_("Search: name, customer no., phone or reg. no."), id="customer-search"
         )
         yield Label("", id="customer-status", markup=False)  # it quotes the search
-        yield DataTable(id="customer-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="customer-table", cursor_type="row", zebra_stripes=True)
         yield KeyBar()
 
     async def on_mount(self) -> None:

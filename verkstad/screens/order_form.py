@@ -39,6 +39,7 @@ from verkstad.screens.base import ServiceScreen
 from verkstad.screens.dialogs import ChoiceDialog, ConfirmDialog, FormDialog
 from verkstad.screens.footer import KeyBar
 from verkstad.screens.plain import escape, plain_row
+from verkstad.screens.table import Table
 
 S = OrderStatus
 PAID = (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED)
@@ -69,15 +70,15 @@ class OrderScreen(ServiceScreen):
         yield Static("", id="payment-status")
         with TabbedContent(id="order-tabs"):
             with TabPane(_("Lines"), id="tab-lines"):
-                yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
+                yield Table(id="lines", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="totals")
             with TabPane(_("Billing"), id="tab-billing"):
                 yield Static("", id="billing", markup=False)
             with TabPane(_("Payments"), id="tab-payments"):
-                yield DataTable(id="payments", cursor_type="row")
+                yield Table(id="payments", cursor_type="row")
                 yield Static("", id="payment-events", markup=False)
             with TabPane(_("Log"), id="tab-log"):
-                yield DataTable(id="log", cursor_type="row")
+                yield Table(id="log", cursor_type="row")
         yield KeyBar()
 
     async def on_mount(self) -> None:

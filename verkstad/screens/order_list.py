@@ -28,6 +28,7 @@ from verkstad.screens.base import ServiceScreen
 from verkstad.screens.choice import ChoiceField
 from verkstad.screens.footer import KeyBar
 from verkstad.screens.plain import plain_row
+from verkstad.screens.table import Table
 from verkstad.users import get_preferences, set_preference
 
 DEFAULT_COLUMNS = [
@@ -91,7 +92,7 @@ class OrderListScreen(ServiceScreen):
             yield Input(placeholder=_("Paid from"), id="received-from", compact=True)
             yield Input(placeholder=_("Paid through"), id="received-to", compact=True)
         yield Label("", id="list-status", markup=False)
-        yield DataTable(id="orders", cursor_type="row", zebra_stripes=True)
+        yield Table(id="orders", cursor_type="row", zebra_stripes=True)
         yield KeyBar()
 
     async def on_mount(self) -> None:

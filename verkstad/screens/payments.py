@@ -33,6 +33,7 @@ from verkstad.screens.choice import ChoiceField
 from verkstad.screens.dialogs import ConfirmDialog
 from verkstad.screens.footer import KeyBar
 from verkstad.screens.plain import plain_row
+from verkstad.screens.table import Table
 from verkstad.users import Role
 
 S = PaymentState
@@ -148,7 +149,7 @@ class PaymentsScreen(ServiceScreen):
                 placeholder=_("Cust. no."), restrict=r"[0-9]*", id="payment-customer", compact=True
             )
         yield Label("", id="payments-info")
-        yield DataTable(id="payment-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="payment-table", cursor_type="row", zebra_stripes=True)
         yield Label(legend(), id="payments-legend")
         yield KeyBar()
 
@@ -340,7 +341,7 @@ class HistoryDialog(ModalScreen[None]):
                 classes="dialog-title",
                 markup=False,
             )
-            yield DataTable(id="history-table", cursor_type="row")
+            yield Table(id="history-table", cursor_type="row")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
