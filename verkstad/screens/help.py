@@ -10,16 +10,16 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from verkstad.i18n import _
+from verkstad.i18n import N_, _
 from verkstad.screens.actions import ACTIONS, key_label
 from verkstad.screens.plain import escape
 
 SCOPES = {
-    "app": _("Everywhere"),
-    "list": _("Workshop list"),
-    "order": _("Order"),
-    "customers": _("Customers"),
-    "payments": _("Payments"),
+    "app": N_("Everywhere"),
+    "list": N_("Workshop list"),
+    "order": N_("Order"),
+    "customers": N_("Customers"),
+    "payments": N_("Payments"),
 }
 
 
@@ -31,13 +31,14 @@ class HelpScreen(ModalScreen[None]):
         hint = escape(_("(change them in the config file's [keys] table)"))
         title = _("Keys")  # (outside the f-string, where gettext's extractor can see it)
         lines = [f"[b]{title}[/b]  {hint}", ""]
-        for scope, title in SCOPES.items():
-            lines.append(f"[b]{title}[/b]")
+        width = max(len(_(a.label)) for a in ACTIONS)  # the labels' column, as wide as needed
+        for scope, scope_title in SCOPES.items():
+            lines.append(f"[b]{_(scope_title)}[/b]")
             for a in ACTIONS:
                 if a.scope == scope:
                     key = key_label(keymap.get(a.id, a.key))  # the config file's
                     label = _(a.label)  # text, not markup, like the key
-                    lines.append(f"  {escape(f'{key:<10} {label:<42}')} [dim]{a.id}[/dim]")
+                    lines.append(f"  {escape(f'{key:<7} {label:<{width}}')} [dim]{a.id}[/dim]")
             lines.append("")
         with VerticalScroll(classes="dialog-box", id="help-box"):
             yield Static("\n".join(lines))
