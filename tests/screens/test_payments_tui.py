@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from tests.helpers import customer, order_with_lines
 from tests.mpay.only_channel import use_only_channel
@@ -245,3 +245,17 @@ async def test_the_history_shows_whether_the_payment_link_reached_the_customer(
     assert rows[-1][4] == queued.recipient
     assert deliver_pending(db, senders(app.settings)) == 1
     assert [m.state_label for m in messages_for_payment(db, sent.id)] == ["Sent"]
+
+
+async def test_a_letter_in_the_customer_number_is_refused_with_a_word(db, admin, make_app):
+    number = customer(db, admin)
+    payment(db, number, "admin", "A-1")
+    app = make_app(actor=Actor("admin", Role.ADMIN))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_payments(app, pilot, 1)
+        field = app.screen.query_one("#payment-customer", Input)
+        field.focus()
+        await pilot.press("1", "x", "0")
+        await pilot.pause()
+        assert field.value == "10"
+        assert notified(app, "Cust. no.: only digits are allowed")

@@ -5,7 +5,7 @@ behind a payment, and the shown list as CSV for Excel.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from babel.dates import format_time
 from rich.text import Text
@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Header, Input, Label
 
 from verkstad.clock import format_date, format_datetime, local
 from verkstad.config import data_dir
+from verkstad.errors import ValidationError
 from verkstad.i18n import N_, _, babel_locale, ngettext
 from verkstad.money import Money
 from verkstad.mpay.channels import PROVIDER_NAMES
@@ -122,6 +123,18 @@ def _paid(p: PaymentView) -> str:
     return format_datetime(p.paid_at)
 
 
+class DigitsField(Input):
+    """A number field: a key that is not a digit is refused with a word, not only a bell."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(restrict=r"[0-9]*", **kwargs)
+
+    def restricted(self) -> None:
+        self.app.bell()
+        rule = ValidationError(self.placeholder, _("only digits are allowed"))
+        self.app.notify(str(rule), severity="warning", timeout=4)
+
+
 class PaymentsScreen(ServiceScreen):
     BINDINGS: ClassVar[list[BindingType]] = bindings("payments")
 
@@ -145,9 +158,7 @@ class PaymentsScreen(ServiceScreen):
                 _("All providers"),
                 id="payment-provider",
             )
-            yield Input(
-                placeholder=_("Cust. no."), restrict=r"[0-9]*", id="payment-customer", compact=True
-            )
+            yield DigitsField(placeholder=_("Cust. no."), id="payment-customer", compact=True)
         yield Label("", id="payments-info")
         yield Table(id="payment-table", cursor_type="row", zebra_stripes=True)
         yield Label(legend(), id="payments-legend")
