@@ -27,7 +27,8 @@ def open_tui(c: Context) -> None:
         VerkstadApp(c.db, c.actor, c.settings, pick_user=not c.settings.user).run()
     finally:
         # The app has quit and what it built ends with the process: frozen, the
-        # interpreter's collections on the way out skip it (about 40 ms per quit).
+        # interpreter's collections on the way out skip it (about 80 ms per quit here,
+        # BENCHMARKS.md).
         gc.freeze()
         gc.enable()
 

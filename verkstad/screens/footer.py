@@ -2,7 +2,7 @@
 
 Textual's Footer makes a widget of every key it shows (fifteen on the order list), each
 styled and laid out on its own, and makes them anew whenever the keys change: about
-25 ms of the cold start (BENCHMARKS.md). This draws the same line as one piece of text:
+30 ms of the cold start (BENCHMARKS.md). This draws the same line as one piece of text:
 the screen's keys, then the app's, each action once by its first key, unavailable ones
 dimmed, and the command palette's key on the right. Keys that do not fit are left out
 whole. A click on a key presses it.

@@ -7,7 +7,10 @@ largest single cost of the order list's first paint (BENCHMARKS.md). Our cells a
 plain one-line ``Text`` (``plain_row``); for them ``Table`` makes the same segments
 directly: the text cut to the column as Rich cuts it, padded, under the same styles.
 Anything else (the header, labels, taller rows, other renderables, tabs, a justified
-or wrapping text) goes through DataTable's own drawing.
+or wrapping text) goes through DataTable's own drawing. This leans on DataTable's
+internals (its cell cache and style helpers) as Textual 8.2.8 has them, the version
+pyproject pins; tests/screens/test_table.py compares the two drawings cell by cell, so
+an upgrade that changes them fails there first.
 """
 
 from __future__ import annotations
