@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input, OptionList
 from tests.helpers import customer, order_with_lines
 from tests.screens.conftest import wait_until
 from verkstad.clock import now
-from verkstad.i18n import LANGUAGES, set_language
+from verkstad.i18n import LANGUAGES, _, set_language
 from verkstad.orders import service
 from verkstad.orders.status import PaymentMethod
 from verkstad.screens.choice import ChoiceField, ChoicePopup
@@ -129,3 +129,15 @@ async def test_the_filter_bars_fit_80_columns(make_app, lang):
         await _fits(pilot, app.screen.query_one("#received-to", Input))
         await app.action_payments()
         await _fits(pilot, app.screen.query_one("#payment-customer", Input))
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_the_search_field_says_what_it_searches_where_that_fits(make_app, lang):
+    set_language(lang)
+    for width, says_what in ((80, False), (120, True)):
+        app = make_app()
+        async with app.run_test(size=(width, 24)) as pilot:
+            search = app.screen.query_one("#search", Input)
+            await wait_until(pilot, lambda s=search: s.content_size.width > 0, "the laid-out bar")
+            assert cell_len(search.placeholder) < search.content_size.width, "shown whole"
+            assert (search.placeholder == _("Search (no., name, reg.)")) is says_what

@@ -62,6 +62,19 @@ def cell(key: str, row: OrderRow) -> str:
     return str(value)
 
 
+class SearchField(Input):
+    """The search field: its placeholder says what it searches, or only "Search…" where
+    that does not fit (at 80 columns it showed "Search (no.,")."""
+
+    def __init__(self, placeholder: str, short: str, *, id: str) -> None:
+        super().__init__(placeholder=placeholder, id=id, compact=True)
+        self._placeholders = placeholder, short
+
+    def on_resize(self) -> None:
+        full, short = self._placeholders
+        self.placeholder = full if cell_len(full) < self.content_size.width else short
+
+
 class OrderListScreen(ServiceScreen):
     BINDINGS: ClassVar[list[BindingType]] = bindings("list")
     # The list has the focus from the start: focusing it after the search field had it
@@ -80,7 +93,7 @@ class OrderListScreen(ServiceScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="filters", classes="filter-bar"):
-            yield Input(placeholder=_("Search (no., name, reg.)"), id="search", compact=True)
+            yield SearchField(_("Search (no., name, reg.)"), _("Search…"), id="search")
             yield ChoiceField(
                 [(s.value, s.value) for s in OrderStatus], _("All statuses"), id="status"
             )
