@@ -116,3 +116,17 @@ async def test_the_key_under_the_mouse_is_highlighted():
         await pilot.pause()
         after = backgrounds()
         assert {text for text in before if after[text] != before[text]} == {" f3 ", "Annat "}
+
+
+async def test_when_keys_must_go_the_unavailable_ones_go_first():
+    app = Probe()
+    async with app.run_test(size=(44, 10)) as pilot:
+        await pilot.pause()
+        assert "f3 Annat" in line(app).text and "insert" not in line(app).text
+        app.other_enabled = False
+        app.refresh_bindings()
+        await pilot.pause()
+        await pilot.pause()
+        text = line(app).text
+        assert "Annat" not in text
+        assert "f2 Växla" in text and "insert Lägg till rad" in text

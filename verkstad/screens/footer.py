@@ -4,8 +4,9 @@ Textual's Footer makes a widget of every key it shows (fifteen on the order list
 styled and laid out on its own, and makes them anew whenever the keys change: about
 30 ms of the cold start (BENCHMARKS.md). This draws the same line as one piece of text:
 the screen's keys, then the app's, each action once by its first key, unavailable ones
-dimmed, and the command palette's key on the right. Keys that do not fit are left out
-whole. A click on a key presses it.
+dimmed, and the command palette's key on the right. When not all keys fit, the
+unavailable ones are left out first, then those that do not fit, whole. A click on a
+key presses it.
 """
 
 from __future__ import annotations
@@ -100,9 +101,11 @@ class KeyBar(Widget, can_focus=False):
             right = Text.assemble(("▏", self.get_component_rich_style("key-bar--separator")))
             right.append_text(piece(palette)[1:])  # the separator stands for its space
         room = self.size.width - cell_len(right.plain)
+        pieces = [(shown, piece(shown)) for shown in keys]
+        if sum(text.cell_len for _shown, text in pieces) > room:  # unavailable ones go first
+            pieces = [(shown, text) for shown, text in pieces if shown.enabled]
         line, spans = Text(), []
-        for shown in keys:
-            text = piece(shown)
+        for shown, text in pieces:
             if line.cell_len + text.cell_len > room:
                 break
             spans.append((line.cell_len, line.cell_len + text.cell_len, shown))
