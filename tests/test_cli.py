@@ -207,3 +207,42 @@ def test_the_tui_quits_with_the_collector_on_and_what_it_built_frozen(monkeypatc
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def _tree(command) -> object:  # type: ignore[no-untyped-def]
+    """A command's shape: its help, its parameters and, in turn, its sub-commands."""
+    return (
+        command.help,
+        [(p.name, tuple(getattr(p, "opts", ()))) for p in command.params],
+        {name: _tree(sub) for name, sub in getattr(command, "commands", {}).items()},
+    )
+
+
+def test_each_command_built_from_its_own_modules_is_the_whole_trees():
+    """A command line loads only the modules of the command it names (a faster CLI): each
+    top-level command so built is the same as in the tree of every module, and every
+    command of that tree has its modules named."""
+    import typer.main
+
+    from verkstad.cli.commands import COMMAND_MODULES, build_app
+
+    whole = typer.main.get_command(build_app())
+    assert set(COMMAND_MODULES) == set(whole.commands)  # type: ignore[attr-defined]
+    for name, modules in COMMAND_MODULES.items():
+        alone = typer.main.get_command(build_app(modules))
+        assert _tree(alone.commands[name]) == _tree(whole.commands[name]), name  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [
+        (["export", "csv"], "export"),
+        (["--db", "sqlite:///x.db", "--user=anna", "orders", "list"], "orders"),
+        (["--lang", "en", "--help"], "--help"),
+        (["--db"], None),
+    ],
+)
+def test_the_command_word_is_the_first_argument_past_the_global_options(args, word):
+    from verkstad.cli.commands import _command_word
+
+    assert _command_word(args) == word

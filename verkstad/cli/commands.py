@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from importlib import import_module
 from typing import Any
 
 import typer
@@ -27,21 +28,41 @@ from verkstad.cli.context import Context
 from verkstad.errors import DomainError
 from verkstad.i18n import LANGUAGES, _, current_language
 
+# The command modules in the order they register (reminders and messages after books:
+# they add `paid` and `email` to its invoice group), and which of them make each top-level
+# command. A command line that names a command loads only its modules: about 130 ms of
+# every CLI call (BENCHMARKS.md). No command, --help first or an unknown name loads them
+# all. tests/test_cli.py checks this map against the whole tree.
+MODULES = (
+    "admin",
+    "customers",
+    "orders",
+    "extra_costs",
+    "books",
+    "reminders",
+    "messages",
+    "mpay",
+    "background",
+    "sandbox",
+    "demo",
+)
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("db", "config", "users", "company"), ("admin",)),
+    **dict.fromkeys(("customers", "vehicles"), ("customers",)),
+    "orders": ("orders", "books"),
+    "extra-costs": ("extra_costs",),
+    "invoice": ("books", "reminders", "messages"),
+    **dict.fromkeys(("receipt", "ledger", "settlement", "export"), ("books",)),
+    **dict.fromkeys(("reminders", "report"), ("reminders",)),
+    "templates": ("books", "messages"),  # messages adds to the invoice group books makes
+    **dict.fromkeys(("mpay", "payments", "channels"), ("mpay",)),
+    **dict.fromkeys(("scheduler", "callbacks"), ("background",)),
+    "sandbox": ("sandbox",),
+    "demo": ("demo",),
+}
 
-def build_app() -> typer.Typer:
-    from verkstad.cli import (
-        admin,
-        background,
-        books,
-        customers,
-        demo,
-        extra_costs,
-        messages,
-        mpay,
-        orders,
-        reminders,
-    )
 
+def build_app(modules: tuple[str, ...] = MODULES) -> typer.Typer:
     app = typer.Typer(
         help=_("verkstad: workshop orders, mobile payments and books at the counter."),
         no_args_is_help=False,
@@ -71,37 +92,46 @@ def build_app() -> typer.Typer:
 
             open_tui(ctx.obj)
 
-    admin.register(app)
-    customers.register(app)
-    orders.register(app)
-    extra_costs.register(app)
-    books.register(app)
-    reminders.register(app)  # after books: it adds `paid` to the invoice group
-    messages.register(app)
-    mpay.register(app)
-    background.register(app)
-    from verkstad.sandbox.cli import app as sandbox_app
+    for module in (m for m in MODULES if m in modules):
+        if module == "sandbox":
+            from verkstad.sandbox.cli import app as sandbox_app
 
-    app.add_typer(
-        sandbox_app, name="sandbox", help=_("The local emulator of the payment providers.")
-    )
-    demo.register(app)
+            help_text = _("The local emulator of the payment providers.")
+            app.add_typer(sandbox_app, name="sandbox", help=help_text)
+        else:
+            import_module(f"verkstad.cli.{module}").register(app)
     return app
 
 
 # The click command built from the Typer app, per language (its help is translated when it
-# is built). Building it inspects every command's signature: tens of milliseconds that a
-# process running the CLI more than once (the tests, a script host) pays only once.
-_COMMANDS: dict[str, Any] = {}
+# is built) and set of modules. Building it inspects every command's signature: tens of
+# milliseconds that a process running the CLI more than once (the tests, a script host)
+# pays only once.
+_COMMANDS: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
-def _command() -> Any:
-    lang = current_language()
-    if lang not in _COMMANDS:
-        command = typer.main.get_command(build_app())
+def _command(args: list[str]) -> Any:
+    key = current_language(), COMMAND_MODULES.get(_command_word(args) or "", MODULES)
+    if key not in _COMMANDS:
+        command = typer.main.get_command(build_app(key[1]))
         _bound_whole_numbers(command)
-        _COMMANDS[lang] = command
-    return _COMMANDS[lang]
+        _COMMANDS[key] = command
+    return _COMMANDS[key]
+
+
+def _command_word(args: list[str]) -> str | None:
+    """The first argument that is not a global option or its value: the command."""
+    from verkstad.cli import GLOBAL_OPTIONS
+
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        name, eq, _value = arg.partition("=")
+        if name not in GLOBAL_OPTIONS:
+            return arg
+        if not eq and rest:
+            rest.pop(0)
+    return None
 
 
 LARGEST = 10**15 - 1  # no order, customer or payment number, count or port comes near
@@ -189,7 +219,7 @@ def run_command(args: list[str]) -> int:
     from verkstad.cli import error_line
 
     try:
-        _command()(args=args, prog_name="verkstad", standalone_mode=False)
+        _command(args)(args=args, prog_name="verkstad", standalone_mode=False)
     except DomainError as e:
         error_line(str(e))
         return 1
