@@ -106,6 +106,13 @@ def test_usage_errors_exit_2_without_traceback(cli):
     assert code == 2 and err.startswith("Error: ") and "Traceback" not in err
 
 
+def test_a_mistyped_command_is_named_with_the_likely_ones(cli):
+    code, _out, err = cli("exprt")
+    assert (code, err) == (2, "Error: there is no command exprt (did you mean export, report?)\n")
+    code, _out, err = cli("zzzq")
+    assert (code, err) == (2, "Error: there is no command zzzq\n")
+
+
 def test_bad_line_changes_nothing(cli):
     cli("customers", "add", "--name", "Bo")
     cli("orders", "create", "--customer", "10001")

@@ -204,8 +204,12 @@ def usage_message(error: Exception) -> str:
     if isinstance(error, BadParameter):
         return f"{_param_name(error.param)}: {_param_reason(error)}"
     message = error.format_message() if isinstance(error, UsageError) else str(error)
-    if found := re.match(r"No such command '(.*)'", message, re.S):
-        return _("there is no command {name}").format(name=found.group(1))
+    if found := re.match(r"No such command '(.*?)'\.(?: Did you mean (.*)\?)?$", message, re.S):
+        name, similar = found.groups()
+        text = _("there is no command {name}").format(name=name)
+        if similar:  # click's suggestions: 'export', 'report'
+            text += " " + _("(did you mean {names}?)").format(names=similar.replace("'", ""))
+        return text
     if found := re.match(r"Got unexpected extra argument\S* \((.*)\)", message, re.S):
         return _("unexpected argument: {arguments}").format(arguments=found.group(1))
     if message.startswith("Missing command"):
