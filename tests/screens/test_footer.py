@@ -130,3 +130,13 @@ async def test_when_keys_must_go_the_unavailable_ones_go_first():
         text = line(app).text
         assert "Annat" not in text
         assert "f2 Växla" in text and "insert Lägg till rad" in text
+
+
+async def test_a_key_too_long_for_what_is_left_lets_a_shorter_one_after_it_in():
+    app = Probe()
+    app.bind("f4", "bell", description="Kort")  # after the long "insert Lägg till rad"
+    async with app.run_test(size=(42, 10)) as pilot:
+        await pilot.pause()
+        text = line(app).text
+        assert "insert" not in text
+        assert text.index("f3 Annat") < text.index("f4 Kort")

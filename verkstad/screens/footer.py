@@ -5,8 +5,8 @@ styled and laid out on its own, and makes them anew whenever the keys change: ab
 30 ms of the cold start (BENCHMARKS.md). This draws the same line as one piece of text:
 the screen's keys, then the app's, each action once by its first key, unavailable ones
 dimmed, and the command palette's key on the right. When not all keys fit, the
-unavailable ones are left out first, then those that do not fit, whole. A click on a
-key presses it.
+unavailable ones are left out first, then each key that does not fit in what is left,
+whole, while a later, shorter one still may. A click on a key presses it.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class KeyBar(Widget, can_focus=False):
         line, spans = Text(), []
         for shown, text in pieces:
             if line.cell_len + text.cell_len > room:
-                break
+                continue  # a shorter one after it may fit (Ctrl+B after the long Ctrl+U)
             spans.append((line.cell_len, line.cell_len + text.cell_len, shown))
             line.append_text(text)
         line.append(" " * (room - line.cell_len))
