@@ -42,22 +42,25 @@ def _language_from(argv: Sequence[str]) -> str:
 GLOBAL_OPTIONS = ("--db", "--user", "--lang")
 
 
-def _tui_only(args: list[str]) -> dict[str, str] | None:
-    """The global options if ``args`` is nothing but them (then the TUI opens without
-    building every command: a faster start at the counter); else None."""
+def split_global_options(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """The global options in front (``--db URL``, ``--lang=en``) and the arguments after
+    them, the command first; a global option missing its value stays with the rest."""
     options: dict[str, str] = {}
     rest = list(args)
     while rest:
-        arg = rest.pop(0)
-        name, eq, value = arg.partition("=")
-        if name not in GLOBAL_OPTIONS:
-            return None
-        if not eq:
-            if not rest:
-                return None
-            value = rest.pop(0)
-        options[name[2:]] = value
-    return options
+        name, eq, value = rest[0].partition("=")
+        if name not in GLOBAL_OPTIONS or (not eq and len(rest) < 2):
+            break
+        rest.pop(0)
+        options[name[2:]] = value if eq else rest.pop(0)
+    return options, rest
+
+
+def _tui_only(args: list[str]) -> dict[str, str] | None:
+    """The global options if ``args`` is nothing but them (then the TUI opens without
+    building every command: a faster start at the counter); else None."""
+    options, rest = split_global_options(args)
+    return None if rest else options
 
 
 def printable(message: str) -> str:

@@ -120,18 +120,11 @@ def _command(args: list[str]) -> Any:
 
 
 def _command_word(args: list[str]) -> str | None:
-    """The first argument that is not a global option or its value: the command."""
-    from verkstad.cli import GLOBAL_OPTIONS
+    """The first argument past the global options: the command."""
+    from verkstad.cli import split_global_options
 
-    rest = list(args)
-    while rest:
-        arg = rest.pop(0)
-        name, eq, _value = arg.partition("=")
-        if name not in GLOBAL_OPTIONS:
-            return arg
-        if not eq and rest:
-            rest.pop(0)
-    return None
+    rest = split_global_options(args)[1]
+    return rest[0] if rest else None
 
 
 LARGEST = 10**15 - 1  # no order, customer or payment number, count or port comes near
